@@ -1,0 +1,11 @@
+"""fastem: fast Gaussian-mixture EM in Numba, a drop-in for scikit-learn's GaussianMixture.
+
+``import fastem`` is light: it imports NumPy only. Numba kernels are imported
+and loaded from the on-disk cache on first use.
+"""
+from .exceptions import ConvergenceWarning, NotFittedError
+from .mixture import GaussianMixture
+
+__version__ = "0.1.0"
+
+__all__ = ["GaussianMixture", "ConvergenceWarning", "NotFittedError", "__version__"]

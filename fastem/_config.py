@@ -1,0 +1,22 @@
+"""Compile flags and default sizes shared by the kernels and the driver.
+
+Everything here is read once, at import. Environment overrides exist for
+experiments; the defaults are what the tests and benchmarks use.
+"""
+import os
+
+# LLVM fast-math flags for the kernels. Never 'nnan'/'ninf': a mixture has
+# legitimate -inf log-weights (empty or clamped-out components).
+# 'reassoc' lets LLVM vectorise reductions; the result still depends only on
+# the compiled code and the row partition, never on the thread count.
+FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
+
+# Rows per partition of the fused E/M pass. Partitions are fixed by this
+# number alone (not by the thread count), and partition statistics are folded
+# in index order, so results are bitwise identical for any NUMBA_NUM_THREADS.
+PARTITION_ROWS = int(os.environ.get("FASTEM_PARTITION_ROWS", 4096))
+
+# Rows per chunk for predict/score passes that return per-row outputs, and the
+# default chunk for memory-mapped input. Chunk sizes are multiples of
+# PARTITION_ROWS so a chunked pass folds the same partitions as an in-memory one.
+CHUNK_ROWS = int(os.environ.get("FASTEM_CHUNK_ROWS", 64 * PARTITION_ROWS))

@@ -1,0 +1,101 @@
+"""Initial responsibilities: k-means (k-means++ seeding + Lloyd), k-means++, random, random_from_data.
+
+Everything here runs on the rows the estimator was given, through Numba
+kernels, with the estimator's RandomState, and needs no scikit-learn.
+"""
+import numpy as np
+
+from ._config import PARTITION_ROWS
+
+
+def _kernels():
+    from ._kernels import kmeans
+    return kmeans
+
+
+def kmeans_plusplus(X, n_clusters, sample_weight, random_state):
+    """Greedy k-means++ seeding (Arthur & Vassilvitskii; the variant scikit-learn uses).
+
+    Returns the indices of the chosen rows.
+    """
+    km = _kernels()
+    n_samples = X.shape[0]
+    w = np.ones(n_samples) if sample_weight.shape[0] == 0 else sample_weight
+    n_local_trials = 2 + int(np.log(n_clusters))
+    indices = np.empty(n_clusters, dtype=np.int64)
+    indices[0] = random_state.choice(n_samples, p=w / w.sum())
+    closest_sq = np.empty(n_samples)
+    km.sq_dist_to_point(X, X[indices[0]].astype(np.float64), closest_sq)
+    current_pot = float(closest_sq @ w)
+    for c in range(1, n_clusters):
+        rand_vals = random_state.uniform(size=n_local_trials) * current_pot
+        candidate_ids = np.searchsorted(np.cumsum(w * closest_sq), rand_vals)
+        np.clip(candidate_ids, None, n_samples - 1, out=candidate_ids)
+        candidates = X[candidate_ids].astype(np.float64)
+        pots = km.candidate_potentials(X, sample_weight, closest_sq, candidates,
+                                       PARTITION_ROWS)
+        best = int(np.argmin(pots))
+        current_pot = float(pots[best])
+        indices[c] = candidate_ids[best]
+        km.update_closest(X, candidates[best], closest_sq)
+    return indices
+
+
+def kmeans_labels(X, n_clusters, sample_weight, random_state, max_iter=100, tol=1e-4):
+    """Lloyd's algorithm from k-means++ seeds; returns per-row cluster labels.
+
+    Stops when the squared centre shift falls below ``tol`` times the mean
+    feature variance (scikit-learn's rule). Empty clusters keep their centre.
+    """
+    km = _kernels()
+    centers = X[kmeans_plusplus(X, n_clusters, sample_weight, random_state)].astype(np.float64)
+    labels = np.zeros(X.shape[0], dtype=np.int64)
+    variances = _column_variances(X)
+    threshold = tol * float(np.mean(variances))
+    for _ in range(max_iter):
+        sums, weights, _ = km.lloyd_step(X, sample_weight, centers, labels, PARTITION_ROWS)
+        new_centers = centers.copy()
+        filled = weights > 0
+        new_centers[filled] = sums[filled] / weights[filled, None]
+        shift = float(((new_centers - centers) ** 2).sum())
+        centers = new_centers
+        if shift <= threshold:
+            break
+    km.lloyd_step(X, sample_weight, centers, labels, PARTITION_ROWS)
+    return labels, centers
+
+
+def _column_variances(X, chunk=1 << 16):
+    """Per-feature variance in float64, streamed (two passes, no whole-array copy)."""
+    n = X.shape[0]
+    total = np.zeros(X.shape[1])
+    for s in range(0, n, chunk):
+        total += X[s:s + chunk].sum(axis=0, dtype=np.float64)
+    mean = total / n
+    sq = np.zeros(X.shape[1])
+    for s in range(0, n, chunk):
+        sq += ((X[s:s + chunk] - mean) ** 2).sum(axis=0, dtype=np.float64)
+    return sq / n
+
+
+def random_resp_stats(X, n_components, random_state, sample_weight, chunk=1 << 16):
+    """'random' init: uniform responsibilities normalised per row, streamed in row chunks.
+
+    The draws come in row-major chunks from the same RandomState stream as one
+    (n_samples, n_components) draw, so the start equals scikit-learn's for the
+    same seed. Returns (resp-weighted means, a callable giving chunks of resp).
+    """
+    n = X.shape[0]
+    state = random_state.get_state()
+
+    def resp_chunks():
+        random_state.set_state(state)
+        for s in range(0, n, chunk):
+            e = min(n, s + chunk)
+            r = random_state.uniform(size=(e - s, n_components))
+            r /= r.sum(axis=1, keepdims=True)
+            if sample_weight.shape[0]:
+                r *= sample_weight[s:e, None]
+            yield s, e, r
+
+    return resp_chunks

@@ -1,0 +1,82 @@
+"""Pieces shared by the per-covariance-type kernels."""
+import math
+
+import numpy as np
+from numba import njit
+
+from .._config import FASTMATH
+
+# Partitions handled by one parallel wave. Bounds the per-partition statistics
+# buffers to WAVE copies, whatever the number of rows.
+WAVE = 32
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def n_partitions(n_rows, part_rows):
+    return max(1, (n_rows + part_rows - 1) // part_rows)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def row_weight(sample_weight, i):
+    """Frequency weight of row i; an empty array means all ones."""
+    if sample_weight.shape[0] == 0:
+        return 1.0
+    return sample_weight[i]
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def row_label_of(row_label, i):
+    """Known class of row i, or -1 for an unlabelled row (empty array: none known)."""
+    if row_label.shape[0] == 0:
+        return -1
+    return row_label[i]
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def normalize_row(log_prob, label, component_class, resp):
+    """Turn one row's weighted log-probabilities into responsibilities.
+
+    A labelled row (label >= 0) keeps responsibility only on the components
+    that stand for its class (clamped EM). Returns the row's log-likelihood
+    (log-sum-exp over the allowed components).
+    """
+    n_components = log_prob.shape[0]
+    top = -np.inf
+    for k in range(n_components):
+        if label >= 0 and component_class[k] != label:
+            log_prob[k] = -np.inf
+        if log_prob[k] > top:
+            top = log_prob[k]
+    if top == -np.inf:
+        for k in range(n_components):
+            resp[k] = 0.0
+        return -np.inf
+    total = 0.0
+    for k in range(n_components):
+        e = math.exp(log_prob[k] - top)
+        resp[k] = e
+        total += e
+    inv = 1.0 / total
+    for k in range(n_components):
+        resp[k] *= inv
+    return top + math.log(total)
+
+
+# Rows per inner block of the fused pass: a compile-time constant so that the
+# row loops have a fixed trip count and vectorise without remainders.
+BLOCK = 32
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def load_block(X, i0, n_block, xt):
+    """Copy rows i0 .. i0+n_block of X, transposed, into xt (features x BLOCK), in float64.
+
+    Columns past n_block are zeroed; the caller gives those rows zero weight.
+    """
+    n_features = X.shape[1]
+    for i in range(n_block):
+        for d in range(n_features):
+            xt[d, i] = X[i0 + i, d]
+    for i in range(n_block, BLOCK):
+        for d in range(n_features):
+            xt[d, i] = 0.0

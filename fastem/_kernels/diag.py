@@ -1,0 +1,111 @@
+"""Kernels for ``covariance_type='diag'``: precision Cholesky = 1/sigma per feature, (K, D).
+
+Statistics per component k, centred on the current mean mu_k:
+``nk[k] = sum w r``, ``s1[k] = sum w r (x - mu_k)``, ``s2[k] = sum w r (x - mu_k)^2``
+(per feature, shape (K, D)).
+"""
+import numpy as np
+from numba import njit, prange
+
+from .._config import FASTMATH
+from ._common import (BLOCK, WAVE, load_block, n_partitions, normalize_row,
+                      row_label_of, row_weight)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _block_log_prob(xt, means, prec_chol, log_norm, maha, log_prob):
+    """log_prob[i, k] for a transposed block (features x rows); rows innermost."""
+    n_components, n_features = means.shape
+    n_cols = xt.shape[1]
+    for k in range(n_components):
+        maha[:] = 0.0
+        for d in range(n_features):
+            m = means[k, d]
+            p = prec_chol[k, d]
+            for i in range(n_cols):
+                t = (xt[d, i] - m) * p
+                maha[i] += t * t
+        for i in range(n_cols):
+            log_prob[i, k] = log_norm[k] - 0.5 * maha[i]
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _partition_stats(X, start, stop, sample_weight, row_label, component_class,
+                     means, prec_chol, log_norm, shift, nk, s1, s2):
+    n_components, n_features = means.shape
+    nk[:] = 0.0
+    s1[:] = 0.0
+    s2[:] = 0.0
+    xt = np.empty((n_features, BLOCK))
+    maha = np.empty(BLOCK)
+    log_prob = np.empty((BLOCK, n_components))
+    resp = np.empty(n_components)
+    log_lik = 0.0
+    for i0 in range(start, stop, BLOCK):
+        n_block = min(BLOCK, stop - i0)
+        load_block(X, i0, n_block, xt)
+        _block_log_prob(xt, means, prec_chol, log_norm, maha, log_prob)
+        for i in range(n_block):
+            w = row_weight(sample_weight, i0 + i)
+            if w == 0.0:
+                continue
+            log_lik += w * normalize_row(log_prob[i], row_label_of(row_label, i0 + i),
+                                         component_class, resp)
+            x = X[i0 + i]
+            for k in range(n_components):
+                wr = w * resp[k]
+                if wr == 0.0:
+                    continue
+                nk[k] += wr
+                mean = means[k]
+                s1k = s1[k]
+                s2k = s2[k]
+                for d in range(n_features):
+                    xc = x[d] - mean[d]
+                    a = wr * xc
+                    s1k[d] += a
+                    s2k[d] += a * xc
+    return log_lik
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def accumulate_stats(X, sample_weight, row_label, component_class, means,
+                     prec_chol, log_norm, shift, part_rows, log_lik, nk, s1, s2):
+    n_rows, n_features = X.shape
+    n_components = means.shape[0]
+    n_parts = n_partitions(n_rows, part_rows)
+    n_slots = min(WAVE, n_parts)
+    slot_ll = np.zeros(n_slots)
+    slot_nk = np.zeros((n_slots, n_components))
+    slot_s1 = np.zeros((n_slots, n_components, n_features))
+    slot_s2 = np.zeros((n_slots, n_components, n_features))
+    for first in range(0, n_parts, n_slots):
+        n_here = min(n_slots, n_parts - first)
+        for slot in prange(n_here):
+            start = (first + slot) * part_rows
+            stop = min(n_rows, start + part_rows)
+            slot_ll[slot] = _partition_stats(
+                X, start, stop, sample_weight, row_label, component_class, means,
+                prec_chol, log_norm, shift, slot_nk[slot], slot_s1[slot], slot_s2[slot])
+        # Fold in partition order, onto the running totals: the same sums
+        # whatever the thread count, and whether rows come in one call or in chunks.
+        for slot in range(n_here):
+            log_lik += slot_ll[slot]
+            nk += slot_nk[slot]
+            s1 += slot_s1[slot]
+            s2 += slot_s2[slot]
+    return log_lik
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def weighted_log_prob(X, means, prec_chol, log_norm, out):
+    n_rows = X.shape[0]
+    n_components, n_features = means.shape
+    for i in prange(n_rows):
+        x = X[i]
+        for k in range(n_components):
+            maha = 0.0
+            for d in range(n_features):
+                t = (x[d] - means[k, d]) * prec_chol[k, d]
+                maha += t * t
+            out[i, k] = log_norm[k] - 0.5 * maha

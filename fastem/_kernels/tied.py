@@ -1,0 +1,134 @@
+"""Kernels for ``covariance_type='tied'``: one (D, D) precision Cholesky U shared by all components.
+
+The E-step computes y = (x - c) U once per row and subtracts b_k = (mu_k - c) U
+per component. Statistics, centred on the shift c (the weighted centre of the
+current means, chosen by the driver):
+``nk[k] = sum w r``, ``s1[k] = sum w r (x - c)`` (K, D) and
+``s2 = sum w (x - c)(x - c)^T`` (D, D; responsibilities sum to one per row).
+"""
+import numpy as np
+from numba import njit, prange
+
+from .._config import FASTMATH
+from ._common import (BLOCK, WAVE, load_block, n_partitions, normalize_row,
+                      row_label_of, row_weight)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _block_log_prob(xt, shift, prec_chol, shifted_means_u, log_norm, yt, maha, log_prob):
+    """log_prob[i, k] for a transposed block; yt[j] = ((x - c) U)[j] for its rows."""
+    n_features, n_cols = xt.shape
+    n_components = log_norm.shape[0]
+    for d in range(n_features):
+        c = shift[d]
+        for i in range(n_cols):
+            xt[d, i] -= c
+    for j in range(n_features):
+        yj = yt[j]
+        yj[:] = 0.0
+        for l in range(j + 1):
+            u = prec_chol[l, j]
+            for i in range(n_cols):
+                yj[i] += u * xt[l, i]
+    for k in range(n_components):
+        maha[:] = 0.0
+        for j in range(n_features):
+            b = shifted_means_u[k, j]
+            for i in range(n_cols):
+                t = yt[j, i] - b
+                maha[i] += t * t
+        for i in range(n_cols):
+            log_prob[i, k] = log_norm[k] - 0.5 * maha[i]
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _partition_stats(X, start, stop, sample_weight, row_label, component_class,
+                     shifted_means_u, prec_chol, log_norm, shift, nk, s1, s2):
+    n_components, n_features = shifted_means_u.shape
+    nk[:] = 0.0
+    s1[:] = 0.0
+    s2[:] = 0.0
+    xt = np.empty((n_features, BLOCK))
+    yt = np.empty((n_features, BLOCK))
+    maha = np.empty(BLOCK)
+    log_prob = np.empty((BLOCK, n_components))
+    resp = np.empty(n_components)
+    xs = np.empty(n_features)
+    log_lik = 0.0
+    for i0 in range(start, stop, BLOCK):
+        n_block = min(BLOCK, stop - i0)
+        load_block(X, i0, n_block, xt)
+        _block_log_prob(xt, shift, prec_chol, shifted_means_u, log_norm, yt, maha, log_prob)
+        for i in range(n_block):
+            w = row_weight(sample_weight, i0 + i)
+            if w == 0.0:
+                continue
+            log_lik += w * normalize_row(log_prob[i], row_label_of(row_label, i0 + i),
+                                         component_class, resp)
+            for d in range(n_features):
+                xs[d] = xt[d, i]  # already shifted by c
+            for k in range(n_components):
+                wr = w * resp[k]
+                if wr == 0.0:
+                    continue
+                nk[k] += wr
+                s1k = s1[k]
+                for d in range(n_features):
+                    s1k[d] += wr * xs[d]
+            for l in range(n_features):
+                a = w * xs[l]
+                row = s2[l]
+                for j in range(n_features):
+                    row[j] += a * xs[j]
+    return log_lik
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def accumulate_stats(X, sample_weight, row_label, component_class, means,
+                     prec_chol, log_norm, shift, part_rows, log_lik, nk, s1, s2):
+    n_rows, n_features = X.shape
+    n_components = means.shape[0]
+    # b_k = (mu_k - c) U, so that (x - mu_k) U = (x - c) U - b_k.
+    shifted_means_u = (means - shift) @ prec_chol
+    n_parts = n_partitions(n_rows, part_rows)
+    n_slots = min(WAVE, n_parts)
+    slot_ll = np.zeros(n_slots)
+    slot_nk = np.zeros((n_slots, n_components))
+    slot_s1 = np.zeros((n_slots, n_components, n_features))
+    slot_s2 = np.zeros((n_slots, n_features, n_features))
+    for first in range(0, n_parts, n_slots):
+        n_here = min(n_slots, n_parts - first)
+        for slot in prange(n_here):
+            start = (first + slot) * part_rows
+            stop = min(n_rows, start + part_rows)
+            slot_ll[slot] = _partition_stats(
+                X, start, stop, sample_weight, row_label, component_class,
+                shifted_means_u, prec_chol, log_norm, shift,
+                slot_nk[slot], slot_s1[slot], slot_s2[slot])
+        # Fold in partition order, onto the running totals: the same sums
+        # whatever the thread count, and whether rows come in one call or in chunks.
+        for slot in range(n_here):
+            log_lik += slot_ll[slot]
+            nk += slot_nk[slot]
+            s1 += slot_s1[slot]
+            s2 += slot_s2[slot]
+    return log_lik
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def weighted_log_prob(X, means, prec_chol, log_norm, out):
+    n_rows = X.shape[0]
+    n_components, n_features = means.shape
+    for i in prange(n_rows):
+        x = X[i]
+        y = np.empty(n_features)
+        for k in range(n_components):
+            y[:] = 0.0
+            for l in range(n_features):
+                a = x[l] - means[k, l]
+                for j in range(l, n_features):
+                    y[j] += a * prec_chol[l, j]
+            maha = 0.0
+            for j in range(n_features):
+                maha += y[j] * y[j]
+            out[i, k] = log_norm[k] - 0.5 * maha

@@ -1,0 +1,73 @@
+"""Sufficient statistics of one EM pass and the M-step that turns them into parameters.
+
+The kernels return, per component k (w = sample weight, r = responsibility):
+
+* ``nk[k] = sum w r``
+* ``s1[k] = sum w r (x - mu_k)``          (tied: ``sum w r (x - c)``)
+* ``s2``  = the centred second moments    (full: (K, D, D) upper triangle of
+  ``sum w r (x - mu_k)(x - mu_k)^T``; diag: (K, D); spherical: (K,);
+  tied: ``sum w (x - c)(x - c)^T``)
+
+Centring on the current means (or shift c) keeps the sums exact for data far
+from the origin. With m = new mean, delta = m - mu and nk' = nk + 10 eps
+(scikit-learn's guard against empty components):
+``sum w r (x - m)(x - m)^T = s2 - s1 s1^T (2 / nk' - nk / nk'^2)``.
+"""
+import numpy as np
+
+EPS10 = 10 * np.finfo(np.float64).eps
+
+
+class Stats:
+    """Running totals of one pass (added to in place by the kernels)."""
+
+    def __init__(self, covariance_type, n_components, n_features):
+        self.log_lik = 0.0
+        self.nk = np.zeros(n_components)
+        self.s1 = np.zeros((n_components, n_features))
+        self.s2 = np.zeros({
+            "full": (n_components, n_features, n_features),
+            "tied": (n_features, n_features),
+            "diag": (n_components, n_features),
+            "spherical": (n_components,),
+        }[covariance_type])
+
+    def add(self, other):
+        """Merge another pass's totals (e.g. a dask block)."""
+        self.log_lik += other.log_lik
+        self.nk += other.nk
+        self.s1 += other.s1
+        self.s2 += other.s2
+        return self
+
+
+def m_step(stats, means, shift, covariance_type, reg_covar):
+    """Weights (unnormalised nk'), means and covariances from one pass's statistics.
+
+    ``means`` are the centres the statistics were taken around (``shift`` for tied).
+    """
+    nk = stats.nk
+    nk_safe = nk + EPS10
+    centre = shift[None, :] if covariance_type == "tied" else means
+    delta = stats.s1 / nk_safe[:, None]
+    new_means = centre + delta
+    n_features = means.shape[1]
+    if covariance_type == "full":
+        s2 = np.triu(stats.s2) + np.swapaxes(np.triu(stats.s2, 1), 1, 2)
+        scale = 2.0 / nk_safe - nk / nk_safe ** 2
+        outer = stats.s1[:, :, None] * stats.s1[:, None, :]
+        cov = (s2 - outer * scale[:, None, None]) / nk_safe[:, None, None]
+        cov[:, np.arange(n_features), np.arange(n_features)] += reg_covar
+    elif covariance_type == "tied":
+        # sum_n w (x-c)(x-c)^T - sum_k nk' (m_k - c)(m_k - c)^T, over sum_k nk'.
+        s2 = np.triu(stats.s2) + np.triu(stats.s2, 1).T
+        cov = (s2 - (delta.T * nk_safe) @ delta) / nk_safe.sum()
+        cov[np.arange(n_features), np.arange(n_features)] += reg_covar
+    elif covariance_type == "diag":
+        scale = 2.0 / nk_safe - nk / nk_safe ** 2
+        cov = (stats.s2 - stats.s1 ** 2 * scale[:, None]) / nk_safe[:, None] + reg_covar
+    else:
+        scale = 2.0 / nk_safe - nk / nk_safe ** 2
+        sq = (stats.s2 - (stats.s1 ** 2).sum(axis=1) * scale) / nk_safe
+        cov = sq / n_features + reg_covar
+    return nk_safe, new_means, cov

@@ -1,0 +1,198 @@
+"""Input and parameter checks, raised before any heavy work, in scikit-learn's words."""
+import numbers
+
+import numpy as np
+
+from ._config import CHUNK_ROWS
+from .exceptions import NotFittedError
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+
+
+def _is_sparse(X):
+    return type(X).__module__.startswith("scipy.sparse")
+
+
+def _is_dask(X):
+    return type(X).__module__.split(".")[0] == "dask"
+
+
+def check_array(X, estimator_name, *, ensure_min_samples=1, name="X"):
+    """A 2-D C-contiguous float32/float64 array, without copying one that already is.
+
+    Memory-mapped arrays are kept as they are (read-only is fine); NaN/inf are
+    checked chunk by chunk so no whole-array temporary is made.
+    """
+    if _is_sparse(X):
+        raise TypeError(
+            f"Sparse data was passed for {name}, but dense data is required. "
+            f"Use '.toarray()' to convert to a dense numpy array.")
+    if not (isinstance(X, np.ndarray) and X.dtype in (np.float32, np.float64)):
+        X = np.asarray(X)
+        if X.dtype.kind == "c":
+            raise ValueError("Complex data not supported\n")
+        if X.dtype.kind in "OUSV":
+            try:
+                X = X.astype(np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{name} could not be converted to float: {exc}") from None
+        elif X.dtype not in (np.float32, np.float64):
+            X = X.astype(np.float64)
+    if X.ndim == 0 or X.ndim == 1:
+        raise ValueError(
+            f"Expected 2D array, got {'scalar' if X.ndim == 0 else '1D'} array instead:\n"
+            f"array={X!r}.\nReshape your data either using array.reshape(-1, 1) if "
+            "your data has a single feature or array.reshape(1, -1) if it contains a "
+            "single sample.")
+    if X.ndim > 2:
+        raise ValueError(f"Found array with dim {X.ndim}. {estimator_name} expected <= 2.")
+    if X.shape[0] < ensure_min_samples:
+        raise ValueError(
+            f"Found array with {X.shape[0]} sample(s) (shape={X.shape}) while a minimum "
+            f"of {ensure_min_samples} is required by {estimator_name}.")
+    if X.shape[1] < 1:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is "
+            f"required by {estimator_name}.")
+    if not X.flags.c_contiguous:
+        X = np.ascontiguousarray(X)
+    check_finite(X, name, estimator_name)
+    return X
+
+
+def check_finite(X, name="X", estimator_name="GaussianMixture"):
+    """Raise on the first NaN/inf row, scanning in chunks (bounded memory)."""
+    for start in range(0, X.shape[0], CHUNK_ROWS):
+        chunk = X[start:start + CHUNK_ROWS]
+        bad = ~np.isfinite(chunk)
+        if bad.any():
+            row = start + int(np.nonzero(bad.any(axis=1))[0][0])
+            if np.isnan(chunk).any():
+                raise ValueError(
+                    f"Input {name} contains NaN (first at row {row}).\n{estimator_name} "
+                    "does not accept missing values encoded as NaN natively.")
+            raise ValueError(
+                f"Input {name} contains infinity or a value too large for "
+                f"{X.dtype!r} (first at row {row}).")
+
+
+def check_sample_weight(sample_weight, n_samples):
+    """Float64 frequency weights; an empty array stands for all ones."""
+    if sample_weight is None:
+        return np.empty(0)
+    sw = np.asarray(sample_weight, dtype=np.float64)
+    if sw.ndim == 0:
+        sw = np.full(n_samples, float(sw))
+    if sw.ndim != 1 or sw.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight.shape == {sw.shape}, expected ({n_samples},)!")
+    if not np.isfinite(sw).all():
+        raise ValueError("sample_weight contains NaN or infinity.")
+    if (sw < 0).any():
+        raise ValueError("Negative values in data passed to sample_weight.")
+    if not (sw > 0).any():
+        raise ValueError("sample_weight must have at least one positive entry.")
+    return np.ascontiguousarray(sw)
+
+
+def check_params(est, n_samples, n_features):
+    """Constructor parameters of a GaussianMixture, checked before fitting."""
+    def _int(name, low):
+        v = getattr(est, name)
+        if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < low:
+            raise ValueError(f"The '{name}' parameter of {type(est).__name__} must be an "
+                             f"int in the range [{low}, inf). Got {v!r} instead.")
+
+    def _real(name):
+        v = getattr(est, name)
+        if (not isinstance(v, numbers.Real) or isinstance(v, bool) or not np.isfinite(v)
+                or v < 0):
+            raise ValueError(f"The '{name}' parameter of {type(est).__name__} must be a "
+                             f"float in the range [0.0, inf). Got {v!r} instead.")
+
+    _int("n_components", 1)
+    _int("max_iter", 0)
+    _int("n_init", 1)
+    _int("verbose", 0)
+    _int("verbose_interval", 1)
+    _real("tol")
+    _real("reg_covar")
+    if est.covariance_type not in COVARIANCE_TYPES:
+        raise ValueError(f"The 'covariance_type' parameter of {type(est).__name__} must be "
+                         f"a str among {set(COVARIANCE_TYPES)}. Got "
+                         f"{est.covariance_type!r} instead.")
+    if est.init_params not in INIT_PARAMS:
+        raise ValueError(f"The 'init_params' parameter of {type(est).__name__} must be a "
+                         f"str among {set(INIT_PARAMS)}. Got {est.init_params!r} instead.")
+    if n_samples < est.n_components:
+        raise ValueError("Expected n_samples >= n_components but got n_components = "
+                         f"{est.n_components}, n_samples = {n_samples}")
+
+
+def check_weights(weights, n_components):
+    weights = _as_float_array(weights, "weights")
+    _check_shape(weights, (n_components,), "weights")
+    if (weights < 0).any() or (weights > 1).any():
+        raise ValueError("The parameter 'weights' should be in the range [0, 1], but got "
+                         f"max value {weights.max():.5f}, min value {weights.min():.5f}")
+    atol = 1e-6 if weights.dtype == np.float32 else 1e-8
+    if not abs(1.0 - weights.sum()) <= atol:
+        raise ValueError("The parameter 'weights' should be normalized, but got "
+                         f"sum(weights) = {weights.sum():.5f}")
+    return weights.astype(np.float64)
+
+
+def check_means(means, n_components, n_features):
+    means = _as_float_array(means, "means")
+    _check_shape(means, (n_components, n_features), "means")
+    return means.astype(np.float64)
+
+
+def check_precisions(precisions, covariance_type, n_components, n_features):
+    precisions = _as_float_array(precisions, f"{covariance_type} precision")
+    shape = {"full": (n_components, n_features, n_features),
+             "tied": (n_features, n_features),
+             "diag": (n_components, n_features),
+             "spherical": (n_components,)}[covariance_type]
+    _check_shape(precisions, shape, f"{covariance_type} precision")
+    precisions = precisions.astype(np.float64)
+    if covariance_type in ("full", "tied"):
+        batch = precisions[None] if covariance_type == "tied" else precisions
+        for k, p in enumerate(batch):
+            if not (np.allclose(p, p.T) and (np.linalg.eigvalsh(p) > 0).all()):
+                which = "" if covariance_type == "tied" else f" (component {k})"
+                raise ValueError(f"'{covariance_type} precision' should be symmetric, "
+                                 f"positive-definite{which}")
+    elif (precisions <= 0).any():
+        raise ValueError(f"'{covariance_type} precision' should be positive")
+    return precisions
+
+
+def _as_float_array(a, name):
+    a = np.asarray(a)
+    if a.dtype not in (np.float32, np.float64):
+        a = a.astype(np.float64)
+    if not np.isfinite(a).all():
+        raise ValueError(f"The parameter '{name}' contains NaN or infinity.")
+    return a
+
+
+def _check_shape(param, param_shape, name):
+    if param.shape != param_shape:
+        raise ValueError(f"The parameter '{name}' should have the shape of {param_shape}, "
+                         f"but got {param.shape}")
+
+
+def check_is_fitted(est):
+    if not hasattr(est, "means_"):
+        raise NotFittedError(
+            f"This {type(est).__name__} instance is not fitted yet. Call 'fit' with "
+            "appropriate arguments before using this estimator.")
+
+
+def check_n_features(est, X):
+    if X.shape[1] != est.n_features_in_:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {type(est).__name__} is expecting "
+            f"{est.n_features_in_} features as input.")

@@ -1,0 +1,562 @@
+"""``GaussianMixture``: scikit-learn's estimator, fitted by fused Numba EM passes.
+
+The driver is deliberately thin. Per EM iteration it makes ONE pass over the
+rows (``_em_pass``), in which a kernel computes every row's log-densities,
+responsibilities and log-likelihood and accumulates the sufficient statistics
+of the next M-step; the driver then turns those statistics into parameters
+(``_stats.m_step`` and K small Cholesky factorisations in ``_linalg``). The
+N x K responsibility matrix never exists during a fit.
+"""
+import importlib
+import inspect
+import math
+import sys
+import time
+import warnings
+
+import numpy as np
+
+from . import _linalg
+from ._config import PARTITION_ROWS
+from ._init import kmeans_labels, kmeans_plusplus, random_resp_stats
+from ._sources import row_chunks
+from ._stats import Stats, m_step
+from ._validation import (check_array, check_is_fitted, check_means, check_n_features,
+                          check_params, check_precisions, check_sample_weight,
+                          check_weights)
+from .exceptions import ConvergenceWarning
+
+LOG_2PI = math.log(2 * math.pi)
+_EMPTY_WEIGHTS = np.empty(0)
+_EMPTY_LABELS = np.empty(0, dtype=np.int64)
+
+
+def _kernel_module(covariance_type):
+    """The kernel module of a covariance type (imported on first use: numba is slow to import)."""
+    return importlib.import_module(f"fastem._kernels.{covariance_type}")
+
+
+def check_random_state(seed):
+    if seed is None or seed is np.random:
+        return np.random.mtrand._rand
+    if isinstance(seed, (int, np.integer)):
+        return np.random.RandomState(seed)
+    if isinstance(seed, np.random.RandomState):
+        return seed
+    raise ValueError(f"{seed!r} cannot be used to seed a numpy.random.RandomState instance")
+
+
+class _Params:
+    """One set of mixture parameters, in the estimator's attribute shapes (float64)."""
+
+    def __init__(self, weights, means, covariances, prec_chol, covariance_type):
+        self.weights = weights
+        self.means = means
+        self.covariances = covariances
+        self.prec_chol = prec_chol
+        self.covariance_type = covariance_type
+
+    def log_norm(self):
+        """log(weight_k) + log det(U_k) - D/2 log(2 pi): the constant of each row log-prob."""
+        n_features = self.means.shape[1]
+        log_det = _linalg.log_det_cholesky(self.prec_chol, self.covariance_type, n_features)
+        with np.errstate(divide="ignore"):  # an empty component has weight 0
+            log_w = np.log(self.weights)
+        return np.ascontiguousarray(log_w + log_det - 0.5 * n_features * LOG_2PI,
+                                    dtype=np.float64)
+
+    def shift(self):
+        """Centre for the tied statistics: the weighted centre of the current means."""
+        w = self.weights / self.weights.sum()
+        return np.ascontiguousarray(w @ self.means)
+
+
+class GaussianMixture:
+    """Gaussian mixture model fitted by expectation-maximisation.
+
+    A drop-in replacement for :class:`sklearn.mixture.GaussianMixture`: same
+    constructor, fitted attributes and methods, same convergence rule and the
+    same fit from the same initial parameters, computed by fused Numba
+    kernels (one pass over the data per EM iteration, statistics accumulated
+    in float64 centred on the current means, bitwise reproducible across
+    thread counts). float32 input is read as float32, never copied to float64.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of mixture components.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        'full': each component its own (D, D) covariance; 'tied': one shared
+        (D, D) covariance; 'diag': each component a diagonal covariance (D,);
+        'spherical': each component a single variance.
+    tol : float, default=1e-3
+        Convergence threshold on the change of the per-sample mean
+        log-likelihood between iterations.
+    reg_covar : float, default=1e-6
+        Non-negative regularisation added to the covariance diagonals.
+    max_iter : int, default=100
+        Number of EM iterations per initialisation.
+    n_init : int, default=1
+        Number of initialisations; the best lower bound is kept.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+        How initial responsibilities are drawn (all in Numba, no scikit-learn).
+    weights_init, means_init, precisions_init : array-like, optional
+        User initial parameters (shapes as scikit-learn's). Any given one
+        overrides the value from ``init_params``.
+    random_state : int, RandomState instance or None, default=None
+    warm_start : bool, default=False
+        Start from the previous fit's parameters (``n_init`` is then ignored).
+    verbose : int, default=0
+        1 prints the initialisations, 2 also every ``verbose_interval``-th iteration.
+    verbose_interval : int, default=10
+    chunk_size : int or str, optional
+        fastem only: rows (int) or bytes (e.g. ``'64MB'``) per chunk when reading
+        memory-mapped input. Default: 64 partitions of rows.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+    means_ : ndarray of shape (n_components, n_features)
+    covariances_ : ndarray
+        'full' (K, D, D), 'tied' (D, D), 'diag' (K, D), 'spherical' (K,).
+    precisions_ : ndarray
+        Inverses of ``covariances_``, same shapes.
+    precisions_cholesky_ : ndarray
+        Upper-triangular U with precision = U U^T, same shapes.
+    converged_ : bool
+    n_iter_ : int
+    lower_bound_ : float
+        Per-sample mean log-likelihood of the best fit, at its last iteration.
+    lower_bounds_ : list of float
+        That value at every iteration of the best fit.
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastem import GaussianMixture
+    >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
+    >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+    >>> np.round(np.sort(gm.means_[:, 0]), 6)
+    array([ 1., 10.])
+    >>> gm.predict([[0, 0], [12, 3]]).tolist() == [int(gm.predict([[0, 0]])[0]), int(gm.predict([[12, 3]])[0])]
+    True
+    """
+
+    def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3,
+                 reg_covar=1e-6, max_iter=100, n_init=1, init_params="kmeans",
+                 weights_init=None, means_init=None, precisions_init=None,
+                 random_state=None, warm_start=False, verbose=0, verbose_interval=10,
+                 chunk_size=None):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.chunk_size = chunk_size
+
+    # ------------------------------------------------------------------ params
+    @classmethod
+    def _get_param_names(cls):
+        sig = inspect.signature(cls.__init__)
+        return sorted(p.name for p in sig.parameters.values()
+                      if p.name != "self" and p.kind != p.VAR_KEYWORD)
+
+    def get_params(self, deep=True):
+        """Constructor parameters, as scikit-learn's ``get_params``."""
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params):
+        valid = self._get_param_names()
+        for key, value in params.items():
+            if key not in valid:
+                raise ValueError(f"Invalid parameter {key!r} for estimator {self}. "
+                                 f"Valid parameters are: {valid!r}.")
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self):
+        defaults = {p.name: p.default for p in
+                    inspect.signature(type(self).__init__).parameters.values()}
+        changed = []
+        for name in self._get_param_names():
+            value = getattr(self, name)
+            default = defaults.get(name)
+            same = (value is default or (not isinstance(value, np.ndarray)
+                                         and not isinstance(default, np.ndarray)
+                                         and value == default))
+            if not same:
+                changed.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    def __sklearn_tags__(self):
+        # Only scikit-learn calls this, so importing it here adds no dependency.
+        from sklearn.base import BaseEstimator, DensityMixin
+        tags = BaseEstimator.__sklearn_tags__(self)
+        tags.estimator_type = DensityMixin._estimator_type if hasattr(
+            DensityMixin, "_estimator_type") else "DensityEstimator"
+        return tags
+
+    # --------------------------------------------------------------------- fit
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate the parameters with EM (``n_init`` starts, best lower bound kept).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            float32 and float64 arrays (also memory-mapped) are used as they are.
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), optional
+            Frequency weights: weight 0 removes a row, an integer weight w
+            counts it w times.
+
+        Returns
+        -------
+        self
+        """
+        X = check_array(X, type(self).__name__, ensure_min_samples=2)
+        self._fit(X, check_sample_weight(sample_weight, X.shape[0]))
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit, then return ``predict(X)`` (same as ``fit(X).predict(X)``)."""
+        X = check_array(X, type(self).__name__, ensure_min_samples=2)
+        self._fit(X, check_sample_weight(sample_weight, X.shape[0]))
+        return self._predict_checked(X)
+
+    def _fit(self, X, sample_weight, row_label=_EMPTY_LABELS, component_class=None):
+        """The EM driver. ``row_label``/``component_class`` clamp labelled rows
+        (semi-supervised); empty for ordinary EM."""
+        n_samples, n_features = X.shape
+        check_params(self, n_samples, n_features)
+        init = self._check_initial_parameters(n_features)
+        if component_class is None:
+            component_class = np.arange(self.n_components, dtype=np.int64)
+        kernels = _kernel_module(self.covariance_type)
+        total_weight = float(sample_weight.sum()) if sample_weight.shape[0] else float(n_samples)
+
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        n_init = self.n_init if do_init else 1
+        random_state = check_random_state(self.random_state)
+
+        best = None
+        max_lower_bound = -np.inf
+        for init_index in range(n_init):
+            self._print_init_begin(init_index)
+            if do_init:
+                params = self._initial_parameters(X, sample_weight, row_label,
+                                                  component_class, random_state, init)
+                lower_bound = -np.inf
+            else:
+                params = self._current_parameters()
+                lower_bound = self.lower_bound_
+            history = []
+            converged = False
+            n_iter = 0
+            tic = time.perf_counter()
+            for n_iter in range(1, self.max_iter + 1):
+                previous = lower_bound
+                stats = self._em_pass(kernels, X, params, sample_weight, row_label,
+                                      component_class)
+                lower_bound = stats.log_lik / total_weight
+                params = self._parameters_from_stats(stats, params, X.dtype)
+                history.append(lower_bound)
+                change = lower_bound - previous
+                tic = self._print_iter_end(n_iter, change, tic)
+                if abs(change) < self.tol:
+                    converged = True
+                    break
+            self._print_init_end(lower_bound, converged)
+            if best is None or lower_bound > max_lower_bound:
+                max_lower_bound = lower_bound
+                best = (params, n_iter, history, converged)
+
+        params, n_iter, history, converged = best
+        if not converged and self.max_iter > 0:
+            warnings.warn("Best performing initialization did not converge. Try different "
+                          "init parameters, or increase max_iter, tol, or check for "
+                          "degenerate data.", ConvergenceWarning, stacklevel=3)
+        self._set_parameters(params)
+        self.converged_ = converged
+        self.n_iter_ = n_iter
+        self.lower_bound_ = max_lower_bound
+        self.lower_bounds_ = history
+        self.n_features_in_ = n_features
+
+    def _em_pass(self, kernels, X, params, sample_weight, row_label, component_class):
+        """One fused E-step + sufficient-statistics pass over all rows, chunk by chunk."""
+        stats = Stats(self.covariance_type, self.n_components, X.shape[1])
+        log_norm = params.log_norm()
+        shift = params.shift()
+        for start, stop, rows in row_chunks(X, self.chunk_size):
+            stats.log_lik = kernels.accumulate_stats(
+                rows,
+                sample_weight[start:stop] if sample_weight.shape[0] else _EMPTY_WEIGHTS,
+                row_label[start:stop] if row_label.shape[0] else _EMPTY_LABELS,
+                component_class, params.means, params.prec_chol, log_norm, shift,
+                PARTITION_ROWS, stats.log_lik, stats.nk, stats.s1, stats.s2)
+        return stats
+
+    def _parameters_from_stats(self, stats, params, dtype):
+        """M-step: new weights, means, covariances and their precision Cholesky factors."""
+        nk, means, covariances = m_step(stats, params.means, params.shift(),
+                                        self.covariance_type, self.reg_covar)
+        prec_chol = _linalg.precision_cholesky(covariances, self.covariance_type,
+                                               self.reg_covar, dtype)
+        return _Params(nk / nk.sum(), np.ascontiguousarray(means), covariances,
+                       np.ascontiguousarray(prec_chol), self.covariance_type)
+
+    # ---------------------------------------------------------- initialisation
+    def _check_initial_parameters(self, n_features):
+        init = {}
+        if self.weights_init is not None:
+            init["weights"] = check_weights(self.weights_init, self.n_components)
+        if self.means_init is not None:
+            init["means"] = check_means(self.means_init, self.n_components, n_features)
+        if self.precisions_init is not None:
+            init["precisions"] = check_precisions(self.precisions_init, self.covariance_type,
+                                                  self.n_components, n_features)
+        return init
+
+    def _initial_parameters(self, X, sample_weight, row_label, component_class,
+                            random_state, init):
+        if len(init) < 3:
+            weights, means, covariances = self._initial_from_responsibilities(
+                X, sample_weight, random_state)
+        else:
+            weights = means = covariances = None
+        if "weights" in init:
+            weights = init["weights"]
+        if "means" in init:
+            means = init["means"]
+        if "precisions" in init:
+            prec_chol = _linalg.precision_cholesky_from_precisions(
+                init["precisions"], self.covariance_type)
+            covariances = _linalg.covariances_from_cholesky(prec_chol, self.covariance_type)
+        else:
+            prec_chol = _linalg.precision_cholesky(covariances, self.covariance_type,
+                                                   self.reg_covar, X.dtype)
+        return _Params(np.asarray(weights, dtype=np.float64),
+                       np.ascontiguousarray(means, dtype=np.float64), covariances,
+                       np.ascontiguousarray(prec_chol, dtype=np.float64),
+                       self.covariance_type)
+
+    def _initial_from_responsibilities(self, X, sample_weight, random_state):
+        """Parameters from the initial responsibilities of ``init_params``.
+
+        Hard assignments (k-means labels, or one seed row per component) go
+        through the fused kernel with every row clamped to its component, so
+        the first M-step is exactly the one EM would do with those
+        responsibilities. As in scikit-learn, the weights are nk / n_samples.
+        """
+        n_samples = X.shape[0]
+        n_components = self.n_components
+        if self.init_params == "random":
+            return self._initial_from_soft_responsibilities(X, sample_weight, random_state)
+        if self.init_params == "kmeans":
+            labels, centers = kmeans_labels(X, n_components, sample_weight, random_state)
+            weights_rows = sample_weight
+        else:
+            if self.init_params == "k-means++":
+                seeds = kmeans_plusplus(X, n_components, sample_weight, random_state)
+            else:  # random_from_data
+                seeds = random_state.choice(n_samples, size=n_components, replace=False)
+            labels = np.zeros(n_samples, dtype=np.int64)
+            labels[seeds] = np.arange(n_components)
+            weights_rows = np.zeros(n_samples)
+            weights_rows[seeds] = 1.0
+            centers = X[seeds].astype(np.float64)
+        nk, means, covariances = self._hard_assignment_moments(
+            X, weights_rows, labels, centers)
+        total = float(sample_weight.sum()) if sample_weight.shape[0] else float(n_samples)
+        return nk / total, means, covariances
+
+    def _hard_assignment_moments(self, X, sample_weight, labels, centers):
+        """(nk', means, covariances) of rows assigned to components by ``labels``."""
+        k, d = centers.shape
+        identity = {"full": np.broadcast_to(np.eye(d), (k, d, d)), "tied": np.eye(d),
+                    "diag": np.ones((k, d)), "spherical": np.ones(k)}[self.covariance_type]
+        start = _Params(np.full(k, 1.0 / k), centers, None,
+                        np.ascontiguousarray(identity), self.covariance_type)
+        stats = self._em_pass(_kernel_module(self.covariance_type), X, start, sample_weight,
+                              labels, np.arange(k, dtype=np.int64))
+        return m_step(stats, centers, start.shift(), self.covariance_type, self.reg_covar)
+
+    def _initial_from_soft_responsibilities(self, X, sample_weight, random_state):
+        """'random': uniform responsibilities, streamed; two passes (means, then moments)."""
+        k, d = self.n_components, X.shape[1]
+        resp_chunks = random_resp_stats(X, k, random_state, sample_weight)
+        nk = np.zeros(k)
+        sums = np.zeros((k, d))
+        for s, e, r in resp_chunks():
+            nk += r.sum(axis=0)
+            sums += r.T @ X[s:e]
+        nk_safe = nk + 10 * np.finfo(np.float64).eps
+        means = sums / nk_safe[:, None]
+        stats = Stats(self.covariance_type, k, d)
+        stats.nk = nk
+        shift = (nk_safe / nk_safe.sum()) @ means
+        for s, e, r in resp_chunks():
+            rows = np.asarray(X[s:e], dtype=np.float64)
+            if self.covariance_type == "tied":
+                xs = rows - shift
+                stats.s1 += r.T @ xs
+                stats.s2 += (xs * r.sum(axis=1)[:, None]).T @ xs
+                continue
+            for j in range(k):
+                xc = rows - means[j]
+                stats.s1[j] += r[:, j] @ xc
+                if self.covariance_type == "full":
+                    stats.s2[j] += (xc * r[:, j, None]).T @ xc
+                elif self.covariance_type == "diag":
+                    stats.s2[j] += r[:, j] @ (xc * xc)
+                else:
+                    stats.s2[j] += r[:, j] @ (xc * xc).sum(axis=1)
+        nk_out, means_out, covariances = m_step(stats, means, shift, self.covariance_type,
+                                                self.reg_covar)
+        total = float(sample_weight.sum()) if sample_weight.shape[0] else float(X.shape[0])
+        return nk_out / total, means_out, covariances
+
+    # ---------------------------------------------------------------- state
+    def _current_parameters(self):
+        return _Params(self.weights_, self.means_, self.covariances_,
+                       self.precisions_cholesky_, self.covariance_type)
+
+    def _set_parameters(self, params):
+        self.weights_ = params.weights
+        self.means_ = params.means
+        self.covariances_ = params.covariances
+        self.precisions_cholesky_ = params.prec_chol
+        self.precisions_ = _linalg.precisions_from_cholesky(params.prec_chol,
+                                                            self.covariance_type)
+
+    # ------------------------------------------------------------- predict
+    def _weighted_log_prob_chunks(self, X):
+        """Yield (start, stop, log(weight_k) + log N(x | k)) chunk by chunk (bounded memory)."""
+        kernels = _kernel_module(self.covariance_type)
+        params = self._current_parameters()
+        log_norm = params.log_norm()
+        for start, stop, rows in row_chunks(X, self.chunk_size):
+            out = np.empty((stop - start, self.n_components))
+            kernels.weighted_log_prob(rows, params.means, params.prec_chol, log_norm, out)
+            yield start, stop, out
+
+    def _validated(self, X):
+        check_is_fitted(self)
+        X = check_array(X, type(self).__name__)
+        check_n_features(self, X)
+        return X
+
+    def predict(self, X):
+        """Index of the most probable component of each row."""
+        return self._predict_checked(self._validated(X))
+
+    def _predict_checked(self, X):
+        labels = np.empty(X.shape[0], dtype=np.int64)
+        for start, stop, wlp in self._weighted_log_prob_chunks(X):
+            labels[start:stop] = wlp.argmax(axis=1)
+        return labels
+
+    def predict_proba(self, X):
+        """Posterior probability of each component for each row, shape (n_samples, K)."""
+        X = self._validated(X)
+        proba = np.empty((X.shape[0], self.n_components))
+        for start, stop, wlp in self._weighted_log_prob_chunks(X):
+            proba[start:stop] = np.exp(wlp - _logsumexp_rows(wlp)[:, None])
+        return proba
+
+    def score_samples(self, X):
+        """Log-density of each row under the mixture."""
+        X = self._validated(X)
+        out = np.empty(X.shape[0])
+        for start, stop, wlp in self._weighted_log_prob_chunks(X):
+            out[start:stop] = _logsumexp_rows(wlp)
+        return out
+
+    def score(self, X, y=None):
+        """Per-sample mean log-likelihood of X."""
+        return float(self.score_samples(X).mean())
+
+    def sample(self, n_samples=1):
+        """Draw ``n_samples`` points (and their component labels) from the fitted mixture.
+
+        Seeded by ``random_state`` exactly as scikit-learn's ``sample``.
+        """
+        check_is_fitted(self)
+        if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+            raise ValueError("Invalid value for 'n_samples': %r . The sampling requires at "
+                             "least one sample." % (n_samples,))
+        rng = check_random_state(self.random_state)
+        counts = rng.multinomial(n_samples, self.weights_)
+        d = self.means_.shape[1]
+        if self.covariance_type == "full":
+            parts = [rng.multivariate_normal(mean, cov, int(c))
+                     for mean, cov, c in zip(self.means_, self.covariances_, counts)]
+        elif self.covariance_type == "tied":
+            parts = [rng.multivariate_normal(mean, self.covariances_, int(c))
+                     for mean, c in zip(self.means_, counts)]
+        else:
+            parts = [mean + rng.standard_normal(size=(int(c), d)) * np.sqrt(cov)
+                     for mean, cov, c in zip(self.means_, self.covariances_, counts)]
+        X = np.vstack(parts)
+        y = np.concatenate([np.full(int(c), j, dtype=int) for j, c in enumerate(counts)])
+        return X, y
+
+    def _n_parameters(self):
+        k, d = self.means_.shape
+        cov = {"full": k * d * (d + 1) / 2.0, "diag": k * d,
+               "tied": d * (d + 1) / 2.0, "spherical": k}[self.covariance_type]
+        return int(cov + d * k + k - 1)
+
+    def bic(self, X):
+        """Bayesian information criterion on X (lower is better)."""
+        n = np.shape(X)[0]
+        return -2 * self.score(X) * n + self._n_parameters() * math.log(n)
+
+    def aic(self, X):
+        """Akaike information criterion on X (lower is better)."""
+        return -2 * self.score(X) * np.shape(X)[0] + 2 * self._n_parameters()
+
+    # ------------------------------------------------------------- verbose
+    def _print_init_begin(self, n_init):
+        if self.verbose == 1:
+            print(f"Initialization {n_init}")
+        elif self.verbose >= 2:
+            print(f"Initialization {n_init}")
+            self._verbose_start = time.perf_counter()
+        sys.stdout.flush()
+
+    def _print_iter_end(self, n_iter, change, tic):
+        if n_iter % self.verbose_interval == 0:
+            now = time.perf_counter()
+            if self.verbose == 1:
+                print(f"  Iteration {n_iter}")
+            elif self.verbose >= 2:
+                print(f"  Iteration {n_iter}\t time lapse {now - tic:.5f}s\t "
+                      f"ll change {change:.5f}")
+            return now
+        return tic
+
+    def _print_init_end(self, lower_bound, converged):
+        if self.verbose == 1:
+            print(f"Initialization {'converged' if converged else 'did not converge'}.")
+        elif self.verbose >= 2:
+            elapsed = time.perf_counter() - getattr(self, "_verbose_start", time.perf_counter())
+            print(f"Initialization {'converged' if converged else 'did not converge'}. "
+                  f"time lapse {elapsed:.5f}s\t lower bound {lower_bound:.5f}.")
+
+
+def _logsumexp_rows(a):
+    top = a.max(axis=1)
+    finite_top = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        return np.log(np.exp(a - finite_top[:, None]).sum(axis=1)) + finite_top
