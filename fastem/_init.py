@@ -6,6 +6,7 @@ kernels, with the estimator's RandomState, and needs no scikit-learn.
 import numpy as np
 
 from ._config import PARTITION_ROWS
+from ._sources import readonly
 
 
 def _kernels():
@@ -19,6 +20,7 @@ def kmeans_plusplus(X, n_clusters, sample_weight, random_state):
     Returns the indices of the chosen rows.
     """
     km = _kernels()
+    X = readonly(X)  # one compiled specialisation per dtype, whatever the caller's flags
     n_samples = X.shape[0]
     w = np.ones(n_samples) if sample_weight.shape[0] == 0 else sample_weight
     n_local_trials = 2 + int(np.log(n_clusters))
@@ -48,6 +50,7 @@ def kmeans_labels(X, n_clusters, sample_weight, random_state, max_iter=100, tol=
     feature variance (scikit-learn's rule). Empty clusters keep their centre.
     """
     km = _kernels()
+    X = readonly(X)
     centers = X[kmeans_plusplus(X, n_clusters, sample_weight, random_state)].astype(np.float64)
     labels = np.zeros(X.shape[0], dtype=np.int64)
     variances = _column_variances(X)
@@ -99,3 +102,23 @@ def random_resp_stats(X, n_components, random_state, sample_weight, chunk=1 << 1
             yield s, e, r
 
     return resp_chunks
+
+
+def subsample_indices(n_samples, n_draw, random_state):
+    """Sorted indices of ``n_draw`` distinct rows of ``n_samples``, uniformly at random.
+
+    Memory is O(n_draw), whatever n_samples: ``choice(replace=False)`` would
+    shuffle all n_samples indices (512 MB for 64 M rows). Draw with
+    replacement until enough distinct rows are found, then keep a random
+    n_draw of them; by symmetry every subset of n_draw rows is equally likely.
+    """
+    if n_samples <= 4 * n_draw:
+        return np.sort(random_state.permutation(n_samples)[:n_draw]).astype(np.int64)
+    chosen = np.unique(random_state.randint(0, n_samples, size=n_draw, dtype=np.int64))
+    while chosen.size < n_draw:
+        extra = random_state.randint(0, n_samples, size=2 * (n_draw - chosen.size),
+                                     dtype=np.int64)
+        chosen = np.union1d(chosen, extra)
+    if chosen.size > n_draw:
+        chosen = np.sort(chosen[random_state.choice(chosen.size, size=n_draw, replace=False)])
+    return chosen.astype(np.int64)

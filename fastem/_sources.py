@@ -3,16 +3,31 @@
 Chunks start at multiples of PARTITION_ROWS, so a chunked pass folds exactly
 the partitions of an in-memory pass, in the same order: same bits.
 """
+import sys
+import time
+
 import numpy as np
 
 from ._config import CHUNK_ROWS, PARTITION_ROWS
 
+DEFAULT_CHUNK_BYTES = 64 * 2**20
+
+# verbose=2: a pass over many chunks prints a progress line at most this often.
+PROGRESS_SECONDS = 1.0
+
 
 def chunk_rows_for(X, chunk_size=None):
     """Rows per chunk: ``chunk_size`` rows (int) or bytes (str like '64MB'), rounded
-    to a multiple of PARTITION_ROWS; by default CHUNK_ROWS."""
+    down to a multiple of PARTITION_ROWS (at least one partition).
+
+    The default is CHUNK_ROWS rows (64 partitions: enough for every core), fewer
+    for wide rows so a chunk stays within DEFAULT_CHUNK_BYTES of X. A chunk of a
+    memory-mapped file is page cache, not process memory; what the chunk size
+    bounds is the per-chunk output of prediction (rows x n_components floats).
+    """
     if chunk_size is None:
-        rows = CHUNK_ROWS
+        row_bytes = max(1, X.shape[1] * X.dtype.itemsize)
+        rows = min(CHUNK_ROWS, DEFAULT_CHUNK_BYTES // row_bytes)
     elif isinstance(chunk_size, str):
         rows = parse_bytes(chunk_size) // max(1, X.shape[1] * X.dtype.itemsize)
     else:
@@ -55,3 +70,41 @@ def row_chunks(X, chunk_size=None):
     for start in range(0, n, step):
         stop = min(n, start + step)
         yield start, stop, readonly(X[start:stop])
+
+
+class ChunkProgress:
+    """Per-chunk progress of one long pass, printed at ``verbose >= 2``.
+
+    A line at most every PROGRESS_SECONDS, so short passes stay quiet and a
+    pass over a large file or dask array shows how far it has got.
+    """
+
+    def __init__(self, verbose, n_rows, what="pass"):
+        self.enabled = verbose >= 2
+        self.n_rows = n_rows
+        self.what = what
+        self.started = self.last = time.perf_counter()
+
+    def update(self, rows_done, chunks_done, n_chunks):
+        if not self.enabled or n_chunks < 2:
+            return
+        now = time.perf_counter()
+        due = now - self.last >= PROGRESS_SECONDS
+        # Once a line was printed, the last chunk prints too (the pass's 100 %).
+        closing = chunks_done == n_chunks and self.last != self.started
+        if not (due or closing):
+            return
+        self.last = now
+        elapsed = now - self.started
+        print(f"    {self.what}: chunk {chunks_done}/{n_chunks}, {rows_done}/{self.n_rows} "
+              f"rows ({100.0 * rows_done / max(1, self.n_rows):.0f}%), "
+              f"{elapsed:.1f}s elapsed")
+        sys.stdout.flush()
+
+
+def n_chunks_of(X, chunk_size=None):
+    """Number of pieces ``row_chunks`` yields for X."""
+    if not isinstance(X, np.memmap) and chunk_size is None:
+        return 1
+    step = chunk_rows_for(X, chunk_size)
+    return max(1, -(-X.shape[0] // step))

@@ -1,5 +1,6 @@
 """Input and parameter checks, raised before any heavy work, in scikit-learn's words."""
 import numbers
+import sys
 
 import numpy as np
 
@@ -21,9 +22,18 @@ def _is_dask(X):
 def check_array(X, estimator_name, *, ensure_min_samples=1, name="X"):
     """A 2-D C-contiguous float32/float64 array, without copying one that already is.
 
-    Memory-mapped arrays are kept as they are (read-only is fine); NaN/inf are
-    checked chunk by chunk so no whole-array temporary is made.
+    Memory-mapped arrays (``np.memmap``, ``np.load(..., mmap_mode='r')``) are
+    kept as they are, never copied: they must already be C-contiguous float32
+    or float64, and their NaN/inf check is left to the first pass over the
+    rows (``check_finite_rows``, chunk by chunk), so validating costs no extra
+    read of the file. dask arrays are checked lazily by ``fastem._dask``.
     """
+    if _is_dask(X):
+        from ._dask import check_dask_array
+        return check_dask_array(X, estimator_name, ensure_min_samples=ensure_min_samples,
+                                name=name)
+    if isinstance(X, np.memmap):
+        _check_memmap_layout(X, name)
     if _is_sparse(X):
         raise TypeError(
             f"Sparse data was passed for {name}, but dense data is required. "
@@ -36,7 +46,8 @@ def check_array(X, estimator_name, *, ensure_min_samples=1, name="X"):
             try:
                 X = X.astype(np.float64)
             except (TypeError, ValueError) as exc:
-                raise ValueError(f"{name} could not be converted to float: {exc}") from None
+                # Keep numpy's exception type (TypeError for e.g. a dict), as scikit-learn does.
+                raise type(exc)(f"{name} could not be converted to float: {exc}") from None
         elif X.dtype not in (np.float32, np.float64):
             X = X.astype(np.float64)
     if X.ndim == 0 or X.ndim == 1:
@@ -55,26 +66,62 @@ def check_array(X, estimator_name, *, ensure_min_samples=1, name="X"):
         raise ValueError(
             f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is "
             f"required by {estimator_name}.")
+    if isinstance(X, np.memmap):
+        return X  # NaN/inf: checked during the first pass (see the docstring)
     if not X.flags.c_contiguous:
         X = np.ascontiguousarray(X)
     check_finite(X, name, estimator_name)
     return X
 
 
+def _check_memmap_layout(X, name):
+    """A memory-mapped X is used in place: converting it would copy the whole file."""
+    if X.dtype not in (np.float32, np.float64):
+        raise ValueError(
+            f"Memory-mapped {name} must be float32 or float64, got {X.dtype}; converting "
+            "it here would copy the whole array into memory. Convert the file once "
+            "(chunk by chunk) and map the converted file.")
+    if X.ndim == 2 and not X.flags.c_contiguous:
+        raise ValueError(
+            f"Memory-mapped {name} must be C-contiguous (row-major, whole rows); a copy "
+            "would load the whole array into memory. Map a C-ordered file, or pass an "
+            "in-memory array.")
+
+
+def first_nonfinite_row(rows):
+    """Index of the first row of ``rows`` holding NaN or +-inf, or -1 if none.
+
+    Fast path: one float64 sum. A finite sum proves every value finite (NaN and
+    inf propagate); only an overflowing or non-finite sum pays the exact scan.
+    """
+    if rows.size == 0:
+        return -1
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(rows.sum(dtype=np.float64)):
+            return -1
+    hits = np.flatnonzero(~np.isfinite(rows).all(axis=1))
+    return int(hits[0]) if hits.size else -1
+
+
+def check_finite_rows(rows, offset=0, name="X", estimator_name="GaussianMixture"):
+    """Raise on the first NaN/inf row of ``rows``, named as row ``offset + i`` of X."""
+    bad = first_nonfinite_row(rows)
+    if bad < 0:
+        return
+    row = offset + bad
+    if np.isnan(rows[bad]).any():
+        raise ValueError(
+            f"Input {name} contains NaN (first at row {row}).\n{estimator_name} "
+            "does not accept missing values encoded as NaN natively.")
+    raise ValueError(
+        f"Input {name} contains infinity or a value too large for "
+        f"{rows.dtype!r} (first at row {row}).")
+
+
 def check_finite(X, name="X", estimator_name="GaussianMixture"):
     """Raise on the first NaN/inf row, scanning in chunks (bounded memory)."""
     for start in range(0, X.shape[0], CHUNK_ROWS):
-        chunk = X[start:start + CHUNK_ROWS]
-        bad = ~np.isfinite(chunk)
-        if bad.any():
-            row = start + int(np.nonzero(bad.any(axis=1))[0][0])
-            if np.isnan(chunk).any():
-                raise ValueError(
-                    f"Input {name} contains NaN (first at row {row}).\n{estimator_name} "
-                    "does not accept missing values encoded as NaN natively.")
-            raise ValueError(
-                f"Input {name} contains infinity or a value too large for "
-                f"{X.dtype!r} (first at row {row}).")
+        check_finite_rows(X[start:start + CHUNK_ROWS], start, name, estimator_name)
 
 
 def check_sample_weight(sample_weight, n_samples):
@@ -92,7 +139,7 @@ def check_sample_weight(sample_weight, n_samples):
     if (sw < 0).any():
         raise ValueError("Negative values in data passed to sample_weight.")
     if not (sw > 0).any():
-        raise ValueError("sample_weight must have at least one positive entry.")
+        raise ValueError("Sample weights must contain at least one non-zero number.")
     return np.ascontiguousarray(sw)
 
 
@@ -118,6 +165,15 @@ def check_params(est, n_samples, n_features):
     _int("verbose_interval", 1)
     _real("tol")
     _real("reg_covar")
+    if getattr(est, "init_max_samples", None) is not None:
+        _int("init_max_samples", 1)
+    chunk_size = getattr(est, "chunk_size", None)
+    if chunk_size is not None and not isinstance(chunk_size, str):
+        if (not isinstance(chunk_size, numbers.Integral) or isinstance(chunk_size, bool)
+                or chunk_size < 1):
+            raise ValueError(f"The 'chunk_size' parameter of {type(est).__name__} must be "
+                             "None, an int >= 1 (rows) or a size string like '64MB'. "
+                             f"Got {chunk_size!r} instead.")
     if est.covariance_type not in COVARIANCE_TYPES:
         raise ValueError(f"The 'covariance_type' parameter of {type(est).__name__} must be "
                          f"a str among {set(COVARIANCE_TYPES)}. Got "
@@ -184,9 +240,27 @@ def _check_shape(param, param_shape, name):
                          f"but got {param.shape}")
 
 
+_SKLEARN_COMPATIBLE_ERRORS = {}
+
+
+def _not_fitted_error_class():
+    """fastem's NotFittedError, also an instance of scikit-learn's when scikit-learn is
+    already imported (so code catching either class works); never imports sklearn."""
+    sklearn_exceptions = sys.modules.get("sklearn.exceptions")
+    if sklearn_exceptions is None:
+        return NotFittedError
+    if "cls" not in _SKLEARN_COMPATIBLE_ERRORS:
+        _SKLEARN_COMPATIBLE_ERRORS["cls"] = type(
+            "NotFittedError", (NotFittedError, sklearn_exceptions.NotFittedError),
+            {"__module__": NotFittedError.__module__,
+             # pickles (e.g. from a joblib worker) as fastem's own class
+             "__reduce__": lambda self: (NotFittedError, self.args)})
+    return _SKLEARN_COMPATIBLE_ERRORS["cls"]
+
+
 def check_is_fitted(est):
     if not hasattr(est, "means_"):
-        raise NotFittedError(
+        raise _not_fitted_error_class()(
             f"This {type(est).__name__} instance is not fitted yet. Call 'fit' with "
             "appropriate arguments before using this estimator.")
 

@@ -7,6 +7,8 @@ of the next M-step; the driver then turns those statistics into parameters
 (``_stats.m_step`` and K small Cholesky factorisations in ``_linalg``). The
 N x K responsibility matrix never exists during a fit.
 """
+import contextlib
+import contextvars
 import importlib
 import inspect
 import math
@@ -18,17 +20,36 @@ import numpy as np
 
 from . import _linalg
 from ._config import PARTITION_ROWS
-from ._init import kmeans_labels, kmeans_plusplus, random_resp_stats
-from ._sources import row_chunks
+from ._dask import DaskRows, lazy_predict
+from ._init import kmeans_labels, kmeans_plusplus, random_resp_stats, subsample_indices
+from ._sources import ChunkProgress, n_chunks_of, readonly, row_chunks
 from ._stats import Stats, m_step
-from ._validation import (check_array, check_is_fitted, check_means, check_n_features,
-                          check_params, check_precisions, check_sample_weight,
-                          check_weights)
+from ._validation import (_is_dask, check_array, check_finite, check_finite_rows,
+                          check_is_fitted, check_means, check_n_features, check_params,
+                          check_precisions, check_sample_weight, check_weights,
+                          first_nonfinite_row)
 from .exceptions import ConvergenceWarning
 
 LOG_2PI = math.log(2 * math.pi)
 _EMPTY_WEIGHTS = np.empty(0)
 _EMPTY_LABELS = np.empty(0, dtype=np.int64)
+
+# Progress hook (the command line's): f(n_iter, lower_bound, change, seconds),
+# called after every EM iteration of the fits run inside ``reporting_iterations(f)``.
+# A context variable rather than an estimator attribute: estimators stay plain
+# (picklable) and fits run on internal copies of an estimator report too.
+_iteration_callback = contextvars.ContextVar("fastem_iteration_callback", default=None)
+
+
+@contextlib.contextmanager
+def reporting_iterations(callback):
+    """Within this block, call ``callback(n_iter, lower_bound, change, seconds)``
+    after every EM iteration of every fit."""
+    token = _iteration_callback.set(callback)
+    try:
+        yield
+    finally:
+        _iteration_callback.reset(token)
 
 
 def _kernel_module(covariance_type):
@@ -107,11 +128,35 @@ class GaussianMixture:
     warm_start : bool, default=False
         Start from the previous fit's parameters (``n_init`` is then ignored).
     verbose : int, default=0
-        1 prints the initialisations, 2 also every ``verbose_interval``-th iteration.
+        1 prints the initialisations, 2 also every ``verbose_interval``-th iteration
+        and, during a pass over a memory-mapped file or dask array that takes
+        longer than a second, per-chunk progress.
     verbose_interval : int, default=10
     chunk_size : int or str, optional
         fastem only: rows (int) or bytes (e.g. ``'64MB'``) per chunk when reading
-        memory-mapped input. Default: 64 partitions of rows.
+        memory-mapped input (rounded down to whole 4096-row partitions). Default:
+        64 partitions of rows, fewer for rows wider than 256 bytes so that a
+        chunk holds at most 64 MiB.
+    init_max_samples : int or None, default=100_000
+        fastem only: the initialisation (k-means++ and Lloyd, k-means++,
+        'random' or 'random_from_data') runs on at most this many rows. Larger
+        inputs are initialised from a uniform random subsample of this many
+        rows, drawn without replacement (with their sample weights), so the
+        initialisation needs memory for the sample only, whatever the size of
+        X; the EM iterations then use every row. Inputs of at most this many
+        rows are initialised exactly as scikit-learn does. None: always use
+        every row.
+
+    Memory-mapped and dask input
+    ----------------------------
+    ``np.memmap`` and ``np.load(path, mmap_mode='r')`` arrays (C-contiguous
+    float32/float64) are read in place, chunk by chunk; NaN/inf are checked
+    chunk by chunk during the first pass and reported by row. Given the same
+    rows, a fit on a memory-mapped file is bitwise equal to the in-memory fit
+    (chunks are whole partitions, folded in the same order). ``predict`` can
+    write labels into a memory-mapped ``out``. ``dask.array.Array`` input
+    (``pip install 'fastem[dask]'``) is fitted by a map over the blocks and a
+    tree reduction per iteration, and predicted lazily (see ``fastem._dask``).
 
     Attributes
     ----------
@@ -147,7 +192,7 @@ class GaussianMixture:
                  reg_covar=1e-6, max_iter=100, n_init=1, init_params="kmeans",
                  weights_init=None, means_init=None, precisions_init=None,
                  random_state=None, warm_start=False, verbose=0, verbose_interval=10,
-                 chunk_size=None):
+                 chunk_size=None, init_max_samples=100_000):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -163,6 +208,7 @@ class GaussianMixture:
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.chunk_size = chunk_size
+        self.init_max_samples = init_max_samples
 
     # ------------------------------------------------------------------ params
     @classmethod
@@ -198,12 +244,20 @@ class GaussianMixture:
                 changed.append(f"{name}={value!r}")
         return f"{type(self).__name__}({', '.join(changed)})"
 
+    def save(self, path):
+        """Write the fitted model to ``path``, a versioned ``.npz`` model file.
+
+        The file holds only numeric arrays and a JSON header (no pickles);
+        read it back with :func:`fastem.load`.
+        """
+        from ._io import save_model
+        save_model(self, path)
+
     def __sklearn_tags__(self):
         # Only scikit-learn calls this, so importing it here adds no dependency.
-        from sklearn.base import BaseEstimator, DensityMixin
+        from sklearn.base import BaseEstimator
         tags = BaseEstimator.__sklearn_tags__(self)
-        tags.estimator_type = DensityMixin._estimator_type if hasattr(
-            DensityMixin, "_estimator_type") else "DensityEstimator"
+        tags.estimator_type = "density_estimator"  # what DensityMixin sets
         return tags
 
     # --------------------------------------------------------------------- fit
@@ -247,13 +301,21 @@ class GaussianMixture:
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
         random_state = check_random_state(self.random_state)
+        if _is_dask(X):
+            X = DaskRows(X, type(self).__name__)  # persisted once for all passes
+        # NaN/inf of memory-mapped and dask X: checked by the first pass over all rows.
+        unchecked = isinstance(X, (np.memmap, DaskRows))
+        gathered = {}
 
         best = None
         max_lower_bound = -np.inf
         for init_index in range(n_init):
             self._print_init_begin(init_index)
             if do_init:
-                params = self._initial_parameters(X, sample_weight, row_label,
+                init_X, init_weight, init_label, checked = self._init_rows(
+                    X, sample_weight, row_label, random_state, len(init) == 3, gathered)
+                unchecked = unchecked and not checked
+                params = self._initial_parameters(init_X, init_weight, init_label,
                                                   component_class, random_state, init)
                 lower_bound = -np.inf
             else:
@@ -265,12 +327,17 @@ class GaussianMixture:
             tic = time.perf_counter()
             for n_iter in range(1, self.max_iter + 1):
                 previous = lower_bound
+                iteration_start = time.perf_counter()
                 stats = self._em_pass(kernels, X, params, sample_weight, row_label,
-                                      component_class)
+                                      component_class, check_finite=unchecked)
+                unchecked = False
                 lower_bound = stats.log_lik / total_weight
                 params = self._parameters_from_stats(stats, params, X.dtype)
                 history.append(lower_bound)
                 change = lower_bound - previous
+                report = _iteration_callback.get()
+                if report is not None:
+                    report(n_iter, lower_bound, change, time.perf_counter() - iteration_start)
                 tic = self._print_iter_end(n_iter, change, tic)
                 if abs(change) < self.tol:
                     converged = True
@@ -292,18 +359,35 @@ class GaussianMixture:
         self.lower_bounds_ = history
         self.n_features_in_ = n_features
 
-    def _em_pass(self, kernels, X, params, sample_weight, row_label, component_class):
-        """One fused E-step + sufficient-statistics pass over all rows, chunk by chunk."""
+    def _em_pass(self, kernels, X, params, sample_weight, row_label, component_class,
+                 check_finite=False):
+        """One fused E-step + sufficient-statistics pass over all rows, chunk by chunk.
+
+        ``check_finite``: also check each chunk for NaN/inf before using it (the
+        first pass over a memory-mapped or dask X)."""
         stats = Stats(self.covariance_type, self.n_components, X.shape[1])
         log_norm = params.log_norm()
         shift = params.shift()
-        for start, stop, rows in row_chunks(X, self.chunk_size):
-            stats.log_lik = kernels.accumulate_stats(
+        if isinstance(X, DaskRows):
+            return X.em_pass(self.covariance_type, stats.nk.shape[0], params.means,
+                             params.prec_chol, log_norm, shift, sample_weight, row_label,
+                             component_class, check_finite=check_finite, verbose=self.verbose)
+        n_chunks = n_chunks_of(X, self.chunk_size)
+        progress = ChunkProgress(self.verbose, X.shape[0], "EM pass")
+        for index, (start, stop, rows) in enumerate(row_chunks(X, self.chunk_size)):
+            if check_finite:
+                check_finite_rows(rows, start, "X", type(self).__name__)
+            # One partition: the serial kernel gives the same sums without the
+            # cost of waking the thread pool (most of an iteration on small data).
+            accumulate = (kernels.accumulate_stats_serial if rows.shape[0] <= PARTITION_ROWS
+                          else kernels.accumulate_stats)
+            stats.log_lik = accumulate(
                 rows,
                 sample_weight[start:stop] if sample_weight.shape[0] else _EMPTY_WEIGHTS,
                 row_label[start:stop] if row_label.shape[0] else _EMPTY_LABELS,
                 component_class, params.means, params.prec_chol, log_norm, shift,
                 PARTITION_ROWS, stats.log_lik, stats.nk, stats.s1, stats.s2)
+            progress.update(stop, index + 1, n_chunks)
         return stats
 
     def _parameters_from_stats(self, stats, params, dtype):
@@ -316,6 +400,43 @@ class GaussianMixture:
                        np.ascontiguousarray(prec_chol), self.covariance_type)
 
     # ---------------------------------------------------------- initialisation
+    def _init_rows(self, X, sample_weight, row_label, random_state, unused, gathered):
+        """(rows, weights, labels, checked): what the initialisation runs on.
+
+        All of X if it has at most ``init_max_samples`` rows (or the limit is
+        None), else a uniform random subsample of that many rows, in row order,
+        with their weights and labels: a bounded in-memory array whatever the
+        size of X (a memory-mapped file reads only those rows). ``checked``:
+        every row of X has been checked for NaN/inf. ``unused``: the user gave
+        every initial parameter, so no rows are read. ``gathered`` caches a
+        small dask X computed into memory, across ``n_init`` starts.
+        """
+        n_samples = X.shape[0]
+        is_dask = isinstance(X, DaskRows)
+        if unused:
+            return X, sample_weight, row_label, not (is_dask or isinstance(X, np.memmap))
+        limit = self.init_max_samples
+        if limit is None or n_samples <= max(limit, self.n_components):
+            if is_dask:
+                if "rows" not in gathered:
+                    gathered["rows"] = X.to_numpy()  # checks NaN/inf
+                return gathered["rows"], sample_weight, row_label, True
+            if isinstance(X, np.memmap):
+                check_finite(X, "X", type(self).__name__)  # chunked, no copy
+                return readonly(X), sample_weight, row_label, True
+            return X, sample_weight, row_label, True
+        indices = subsample_indices(n_samples, max(limit, self.n_components), random_state)
+        rows = X.take(indices) if is_dask else X[indices]
+        checked = not (is_dask or isinstance(X, np.memmap))
+        if not checked and first_nonfinite_row(rows) >= 0:
+            # Name the first bad row of X, not of the sample.
+            if is_dask:
+                X.raise_first_nonfinite()
+            else:
+                check_finite(X, "X", type(self).__name__)
+        return (rows, sample_weight[indices] if sample_weight.shape[0] else sample_weight,
+                row_label[indices] if row_label.shape[0] else row_label, checked)
+
     def _check_initial_parameters(self, n_features):
         init = {}
         if self.weights_init is not None:
@@ -368,8 +489,16 @@ class GaussianMixture:
         else:
             if self.init_params == "k-means++":
                 seeds = kmeans_plusplus(X, n_components, sample_weight, random_state)
-            else:  # random_from_data
-                seeds = random_state.choice(n_samples, size=n_components, replace=False)
+            else:  # random_from_data: distinct rows among those that count (weight > 0),
+                # so a weight-0 row acts as removed (same draw as without it)
+                rows = (np.arange(n_samples) if sample_weight.shape[0] == 0
+                        else np.flatnonzero(sample_weight > 0))
+                if rows.shape[0] < n_components:
+                    raise ValueError(
+                        f"init_params='random_from_data' needs n_components = {n_components} "
+                        f"rows with positive sample_weight, got {rows.shape[0]}.")
+                seeds = rows[random_state.choice(rows.shape[0], size=n_components,
+                                                 replace=False)]
             labels = np.zeros(n_samples, dtype=np.int64)
             labels[seeds] = np.arange(n_components)
             weights_rows = np.zeros(n_samples)
@@ -445,10 +574,16 @@ class GaussianMixture:
         kernels = _kernel_module(self.covariance_type)
         params = self._current_parameters()
         log_norm = params.log_norm()
-        for start, stop, rows in row_chunks(X, self.chunk_size):
-            out = np.empty((stop - start, self.n_components))
+        check = isinstance(X, np.memmap)  # check_array left its NaN/inf check to this pass
+        n_chunks = n_chunks_of(X, self.chunk_size)
+        progress = ChunkProgress(self.verbose, X.shape[0], "predict pass")
+        for index, (start, stop, rows) in enumerate(row_chunks(X, self.chunk_size)):
+            if check:
+                check_finite_rows(rows, start, "X", type(self).__name__)
+            out = np.empty((stop - start, params.means.shape[0]))
             kernels.weighted_log_prob(rows, params.means, params.prec_chol, log_norm, out)
             yield start, stop, out
+            progress.update(stop, index + 1, n_chunks)
 
     def _validated(self, X):
         check_is_fitted(self)
@@ -456,12 +591,24 @@ class GaussianMixture:
         check_n_features(self, X)
         return X
 
-    def predict(self, X):
-        """Index of the most probable component of each row."""
-        return self._predict_checked(self._validated(X))
+    def predict(self, X, out=None):
+        """Index of the most probable component of each row.
 
-    def _predict_checked(self, X):
-        labels = np.empty(X.shape[0], dtype=np.int64)
+        ``out`` (fastem only): a writable 1-D integer array or ``np.memmap`` of
+        n_samples entries; labels are written into it chunk by chunk and it is
+        returned (so labels of a file larger than memory can go to a file).
+        A dask X gives a lazy dask array (``out`` is then not accepted).
+        """
+        return self._predict_checked(self._validated(X), out)
+
+    def _predict_checked(self, X, out=None):
+        if _is_dask(X):
+            if out is not None:
+                raise TypeError("out= is not supported for dask input: predict returns a "
+                                "lazy dask array; store it with dask.array.store.")
+            return lazy_predict(self, X, "labels")
+        labels = np.empty(X.shape[0], dtype=np.int64) if out is None else _check_out(
+            out, X.shape[0])
         for start, stop, wlp in self._weighted_log_prob_chunks(X):
             labels[start:stop] = wlp.argmax(axis=1)
         return labels
@@ -469,6 +616,8 @@ class GaussianMixture:
     def predict_proba(self, X):
         """Posterior probability of each component for each row, shape (n_samples, K)."""
         X = self._validated(X)
+        if _is_dask(X):
+            return lazy_predict(self, X, "proba")
         proba = np.empty((X.shape[0], self.n_components))
         for start, stop, wlp in self._weighted_log_prob_chunks(X):
             proba[start:stop] = np.exp(wlp - _logsumexp_rows(wlp)[:, None])
@@ -477,14 +626,22 @@ class GaussianMixture:
     def score_samples(self, X):
         """Log-density of each row under the mixture."""
         X = self._validated(X)
+        if _is_dask(X):
+            return lazy_predict(self, X, "score_samples")
         out = np.empty(X.shape[0])
         for start, stop, wlp in self._weighted_log_prob_chunks(X):
             out[start:stop] = _logsumexp_rows(wlp)
         return out
 
     def score(self, X, y=None):
-        """Per-sample mean log-likelihood of X."""
-        return float(self.score_samples(X).mean())
+        """Per-sample mean log-likelihood of X (streamed: no per-row array for a memmap)."""
+        X = self._validated(X)
+        if _is_dask(X):
+            return float(lazy_predict(self, X, "score_samples").mean().compute())
+        total = 0.0
+        for start, stop, wlp in self._weighted_log_prob_chunks(X):
+            total += _logsumexp_rows(wlp).sum()
+        return float(total / X.shape[0])
 
     def sample(self, n_samples=1):
         """Draw ``n_samples`` points (and their component labels) from the fitted mixture.
@@ -560,3 +717,16 @@ def _logsumexp_rows(a):
     finite_top = np.where(np.isfinite(top), top, 0.0)
     with np.errstate(divide="ignore"):
         return np.log(np.exp(a - finite_top[:, None]).sum(axis=1)) + finite_top
+
+
+def _check_out(out, n_samples):
+    """``predict(out=...)``: a writable 1-D integer array of n_samples entries."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy array or np.memmap, got {type(out).__name__}.")
+    if out.shape != (n_samples,):
+        raise ValueError(f"out has shape {out.shape}, expected ({n_samples},).")
+    if out.dtype.kind not in "iu":
+        raise ValueError(f"out must have an integer dtype, got {out.dtype}.")
+    if not out.flags.writeable:
+        raise ValueError("out is read-only.")
+    return out

@@ -109,3 +109,40 @@ def weighted_log_prob(X, means, prec_chol, log_norm, out):
                 t = (x[d] - means[k, d]) * prec_chol[k, d]
                 maha += t * t
             out[i, k] = log_norm[k] - 0.5 * maha
+
+
+# Serial variants for dask blocks: a scheduler already runs blocks in parallel,
+# so these never start Numba's thread pool (nogil lets blocks run side by side).
+# Same partitions, same fold order as accumulate_stats.
+
+@njit(nogil=True, cache=True, fastmath=FASTMATH)
+def accumulate_stats_serial(X, sample_weight, row_label, component_class, means,
+                            prec_chol, log_norm, shift, part_rows, log_lik, nk, s1, s2):
+    n_rows, n_features = X.shape
+    n_components = means.shape[0]
+    part_nk = np.zeros(n_components)
+    part_s1 = np.zeros((n_components, n_features))
+    part_s2 = np.zeros((n_components, n_features))
+    for part in range(n_partitions(n_rows, part_rows)):
+        start = part * part_rows
+        stop = min(n_rows, start + part_rows)
+        log_lik += _partition_stats(X, start, stop, sample_weight, row_label, component_class,
+                                    means, prec_chol, log_norm, shift, part_nk, part_s1, part_s2)
+        nk += part_nk
+        s1 += part_s1
+        s2 += part_s2
+    return log_lik
+
+
+@njit(nogil=True, cache=True, fastmath=FASTMATH)
+def weighted_log_prob_serial(X, means, prec_chol, log_norm, out):
+    n_rows = X.shape[0]
+    n_components, n_features = means.shape
+    for i in range(n_rows):
+        x = X[i]
+        for k in range(n_components):
+            maha = 0.0
+            for d in range(n_features):
+                t = (x[d] - means[k, d]) * prec_chol[k, d]
+                maha += t * t
+            out[i, k] = log_norm[k] - 0.5 * maha

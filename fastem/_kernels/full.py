@@ -98,7 +98,8 @@ def _accumulate_component(X, i0, n_block, wk, mean, xd, nk, s1k, s2k, k):
             a3 = w3 * x3[l]
             s1k[l] += a0 + a1 + a2 + a3
             row = s2k[l]
-            # Full rows (not just the upper triangle): fixed-length vector loop.
+            # Full rows, not just the upper triangle: a fixed-length loop stays
+            # whole vectors and runs faster than the shorter triangular one.
             for j in range(n_features):
                 row[j] += a0 * x0[j] + a1 * x1[j] + a2 * x2[j] + a3 * x3[j]
 
@@ -173,4 +174,36 @@ def weighted_log_prob(X, means, prec_chol, log_norm, out):
     for i in prange(n_rows):
         xc = np.empty((n_components, n_features))
         y = np.empty(n_features)
+        _centre_and_log_prob(X[i], means, prec_chol, log_norm, xc, y, out[i])
+
+
+# Serial variants for dask blocks: a scheduler already runs blocks in parallel,
+# so these never start Numba's thread pool (nogil lets blocks run side by side).
+# Same partitions, same fold order as accumulate_stats.
+
+@njit(nogil=True, cache=True, fastmath=FASTMATH)
+def accumulate_stats_serial(X, sample_weight, row_label, component_class, means,
+                            prec_chol, log_norm, shift, part_rows, log_lik, nk, s1, s2):
+    n_rows, n_features = X.shape
+    n_components = means.shape[0]
+    part_nk = np.zeros(n_components)
+    part_s1 = np.zeros((n_components, n_features))
+    part_s2 = np.zeros((n_components, n_features, n_features))
+    for part in range(n_partitions(n_rows, part_rows)):
+        start = part * part_rows
+        stop = min(n_rows, start + part_rows)
+        log_lik += _partition_stats(X, start, stop, sample_weight, row_label, component_class,
+                                    means, prec_chol, log_norm, part_nk, part_s1, part_s2)
+        nk += part_nk
+        s1 += part_s1
+        s2 += part_s2
+    return log_lik
+
+
+@njit(nogil=True, cache=True, fastmath=FASTMATH)
+def weighted_log_prob_serial(X, means, prec_chol, log_norm, out):
+    n_components, n_features = means.shape
+    xc = np.empty((n_components, n_features))
+    y = np.empty(n_features)
+    for i in range(X.shape[0]):
         _centre_and_log_prob(X[i], means, prec_chol, log_norm, xc, y, out[i])

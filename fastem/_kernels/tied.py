@@ -83,13 +83,25 @@ def _partition_stats(X, start, stop, sample_weight, row_label, component_class,
     return log_lik
 
 
+@njit(cache=True, fastmath=FASTMATH)
+def _shifted_means_u(means, prec_chol, shift):
+    n_components, n_features = means.shape
+    out = np.zeros((n_components, n_features))
+    for k in range(n_components):
+        for l in range(n_features):
+            a = means[k, l] - shift[l]
+            for j in range(l, n_features):
+                out[k, j] += a * prec_chol[l, j]
+    return out
+
+
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
 def accumulate_stats(X, sample_weight, row_label, component_class, means,
                      prec_chol, log_norm, shift, part_rows, log_lik, nk, s1, s2):
     n_rows, n_features = X.shape
     n_components = means.shape[0]
     # b_k = (mu_k - c) U, so that (x - mu_k) U = (x - c) U - b_k.
-    shifted_means_u = (means - shift) @ prec_chol
+    shifted_means_u = _shifted_means_u(means, prec_chol, shift)
     n_parts = n_partitions(n_rows, part_rows)
     n_slots = min(WAVE, n_parts)
     slot_ll = np.zeros(n_slots)
@@ -122,6 +134,50 @@ def weighted_log_prob(X, means, prec_chol, log_norm, out):
     for i in prange(n_rows):
         x = X[i]
         y = np.empty(n_features)
+        for k in range(n_components):
+            y[:] = 0.0
+            for l in range(n_features):
+                a = x[l] - means[k, l]
+                for j in range(l, n_features):
+                    y[j] += a * prec_chol[l, j]
+            maha = 0.0
+            for j in range(n_features):
+                maha += y[j] * y[j]
+            out[i, k] = log_norm[k] - 0.5 * maha
+
+
+# Serial variants for dask blocks: a scheduler already runs blocks in parallel,
+# so these never start Numba's thread pool (nogil lets blocks run side by side).
+# Same partitions, same fold order as accumulate_stats.
+
+@njit(nogil=True, cache=True, fastmath=FASTMATH)
+def accumulate_stats_serial(X, sample_weight, row_label, component_class, means,
+                            prec_chol, log_norm, shift, part_rows, log_lik, nk, s1, s2):
+    n_rows, n_features = X.shape
+    n_components = means.shape[0]
+    shifted_means_u = _shifted_means_u(means, prec_chol, shift)
+    part_nk = np.zeros(n_components)
+    part_s1 = np.zeros((n_components, n_features))
+    part_s2 = np.zeros((n_features, n_features))
+    for part in range(n_partitions(n_rows, part_rows)):
+        start = part * part_rows
+        stop = min(n_rows, start + part_rows)
+        log_lik += _partition_stats(X, start, stop, sample_weight, row_label, component_class,
+                                    shifted_means_u, prec_chol, log_norm, shift,
+                                    part_nk, part_s1, part_s2)
+        nk += part_nk
+        s1 += part_s1
+        s2 += part_s2
+    return log_lik
+
+
+@njit(nogil=True, cache=True, fastmath=FASTMATH)
+def weighted_log_prob_serial(X, means, prec_chol, log_norm, out):
+    n_rows = X.shape[0]
+    n_components, n_features = means.shape
+    y = np.empty(n_features)
+    for i in range(n_rows):
+        x = X[i]
         for k in range(n_components):
             y[:] = 0.0
             for l in range(n_features):

@@ -1,0 +1,1 @@
+"""asv benchmarks for fastem (see ../README.md)."""

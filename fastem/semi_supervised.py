@@ -1,0 +1,576 @@
+"""Semi-supervised Gaussian mixture: labelled rows seed the model and keep their class.
+
+``SemiSupervisedGaussianMixture`` fits one Gaussian (or ``n_components_per_class``
+Gaussians) per class of ``y`` to all rows of ``X``, labelled or not:
+
+* the start comes from the labelled rows only: class frequencies, class means
+  and class covariances (+ reg_covar), computed by the same fused kernel as
+  every EM pass (each labelled row clamped to its class, unlabelled rows
+  given weight 0);
+* ``mode='clamp'`` (default) then runs EM in which every labelled row keeps a
+  one-hot responsibility for its class (Nigam et al. 2000); ``mode='seed'``
+  runs ordinary EM from that start.
+
+Clamping is a per-row class index handed to the kernels (``row_label``), so a
+semi-supervised iteration is the same single fused pass as an unsupervised
+one. EM-lambda (``unlabeled_weight``) is folded into the per-row weights.
+"""
+import inspect
+import numbers
+import warnings
+
+import numpy as np
+
+from . import _linalg
+from ._config import CHUNK_ROWS
+from ._dask import DaskRows
+from ._validation import (_is_dask, check_array, check_finite, check_params,
+                          check_sample_weight, first_nonfinite_row)
+from .mixture import GaussianMixture, _logsumexp_rows, _Params
+
+MODES = ("clamp", "seed")
+
+# reg_covar at least this fraction of the labelled rows' mean feature variance
+# counts as deliberate shrinkage: a class with too few labelled rows for its
+# covariance is then accepted (its covariance is mostly reg_covar * I).
+# Below it, reg_covar is numerical jitter and such a class is refused.
+REG_COVAR_AS_SHRINKAGE = 1e-3
+
+_FITTED_ATTRIBUTES = ("weights_", "means_", "covariances_", "precisions_",
+                      "precisions_cholesky_", "converged_", "n_iter_", "lower_bound_",
+                      "lower_bounds_", "n_features_in_")
+
+
+def _fixed_driver_parameters(cls):
+    """Give ``cls`` GaussianMixture's defaults for the constructor parameters it does
+    not take (n_init, init_params, warm_start, weights_init, ...), as class
+    attributes: the inherited EM driver reads them. The start always comes from
+    the labels, so none of them applies."""
+    own = set(inspect.signature(cls.__init__).parameters)
+    for param in inspect.signature(GaussianMixture.__init__).parameters.values():
+        if param.name not in own and param.default is not param.empty:
+            setattr(cls, param.name, param.default)
+    return cls
+
+
+class DataConversionWarning(UserWarning):
+    """y was passed as a column vector and was flattened (scikit-learn's name)."""
+
+
+@_fixed_driver_parameters
+class SemiSupervisedGaussianMixture(GaussianMixture):
+    """Gaussian mixture classifier fitted by semi-supervised EM.
+
+    Component k stands for class ``classes_[k // n_components_per_class]``
+    (with one component per class, ``means_[k]`` is the mean of ``classes_[k]``).
+    The labelled rows give the start: weights are the class frequencies among
+    the labelled rows, means and covariances (+ ``reg_covar``) those of each
+    class's labelled rows. EM then runs over all rows.
+
+    Parameters
+    ----------
+    n_components : int or None, default=None
+        None: number of classes x ``n_components_per_class``. When given it
+        must equal that number.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+    tol : float, default=1e-3
+        Convergence threshold on the change of ``lower_bound_`` between iterations.
+    reg_covar : float, default=1e-6
+        Added to the covariance diagonals. A class with fewer labelled rows
+        than its covariance needs (n_features + 1 for 'full', 2 for 'diag' and
+        'spherical', per component) is refused unless reg_covar is at least
+        1e-3 x the labelled rows' mean feature variance (deliberate shrinkage).
+    max_iter : int, default=100
+    mode : {'clamp', 'seed'}, default='clamp'
+        'clamp': every labelled row keeps responsibility 1 for its class during
+        EM (a labelled row shares it among its class's components only).
+        'seed': the labels give the start only; then ordinary EM.
+    unlabeled_weight : float in [0, 1], default=1.0
+        lambda of EM-lambda: every unlabelled row counts lambda times (times its
+        sample_weight). 0 gives the supervised per-class estimate (QDA-like)
+        of the labelled rows.
+    n_components_per_class : int, default=1
+        Components per class. With more than one, each class's labelled rows
+        are sorted along the class's first principal axis and cut into that
+        many groups of (nearly) equal count, one per component, to start the
+        class's components (deterministic; EM then moves them).
+    random_state : int, RandomState instance or None, default=None
+        Seeds ``sample`` only: the fit itself is deterministic.
+    verbose, verbose_interval : int
+        As in :class:`GaussianMixture`.
+    chunk_size : int or str, optional
+        As in :class:`GaussianMixture` (memory-mapped input).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels found among the labelled rows, sorted.
+    weights_, means_, covariances_, precisions_, precisions_cholesky_ :
+        The mixture parameters, shapes as in :class:`GaussianMixture` with
+        K = n_classes x n_components_per_class components, grouped by class.
+    lower_bound_ : float
+        The objective EM maximises, per unit of row weight, at the last
+        iteration. 'clamp': ``(sum_labelled w log sum_{k in class(y)} pi_k N(x|k)
+        + lambda sum_unlabelled w log p(x)) / (sum_labelled w + lambda
+        sum_unlabelled w)``; 'seed': the same with every row unlabelled (the
+        mixture's mean log-likelihood, unlabelled rows weighted by lambda).
+    lower_bounds_ : list of float
+        That value at every iteration (non-decreasing up to rounding when
+        reg_covar=0).
+    converged_ : bool
+    n_iter_ : int
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastem import SemiSupervisedGaussianMixture
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.vstack([rng.normal(0, 1, (50, 2)), rng.normal(4, 1, (50, 2))])
+    >>> y = np.full(100, -1)
+    >>> y[:3], y[50:53] = 0, 1
+    >>> model = SemiSupervisedGaussianMixture().fit(X, y)
+    >>> model.predict([[0.0, 0.0], [4.0, 4.0]]).tolist()
+    [0, 1]
+    """
+
+    def __init__(self, n_components=None, *, covariance_type="full", tol=1e-3,
+                 reg_covar=1e-6, max_iter=100, mode="clamp", unlabeled_weight=1.0,
+                 n_components_per_class=1, random_state=None, verbose=0,
+                 verbose_interval=10, chunk_size=None):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.mode = mode
+        self.unlabeled_weight = unlabeled_weight
+        self.n_components_per_class = n_components_per_class
+        self.random_state = random_state
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.chunk_size = chunk_size
+
+    def __sklearn_tags__(self):
+        # Only scikit-learn calls this, so importing it here adds no dependency.
+        from sklearn.base import BaseEstimator
+        from sklearn.utils import ClassifierTags
+        tags = BaseEstimator.__sklearn_tags__(self)
+        tags.estimator_type = "classifier"
+        tags.classifier_tags = ClassifierTags()
+        tags.target_tags.required = True
+        return tags
+
+    # --------------------------------------------------------------------- fit
+    def fit(self, X, y, sample_weight=None):
+        """Fit the mixture to all rows of X, using the labelled rows of y.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Class label of each row (integers or strings), -1 for an unlabelled
+            row (for string labels, -1 or '-1').
+        sample_weight : array-like of shape (n_samples,), optional
+            Frequency weights of the rows.
+
+        Returns
+        -------
+        self
+        """
+        name = type(self).__name__
+        self._check_semi_params()
+        X = check_array(X, name, ensure_min_samples=2)
+        n_samples, n_features = X.shape
+        classes, row_label = _encode_labels(y, n_samples, name)
+        sample_weight = check_sample_weight(sample_weight, n_samples)
+        n_classes = classes.shape[0]
+        per_class = self.n_components_per_class
+        n_components = n_classes * per_class
+        if self.n_components is not None and self.n_components != n_components:
+            raise ValueError(
+                f"n_components={self.n_components} does not match y: it must equal the "
+                f"number of classes ({n_classes}) x n_components_per_class ({per_class}) "
+                f"= {n_components}, or be None.")
+
+        # The EM driver runs on a copy whose n_components is the resolved one,
+        # so this estimator's own parameters stay as given.
+        driver = type(self)(**self.get_params())
+        driver.n_components = n_components
+        check_params(driver, n_samples, n_features)
+
+        labelled = row_label >= 0
+        labelled_weight = np.where(labelled, 1.0, 0.0)
+        if sample_weight.shape[0]:
+            labelled_weight *= sample_weight
+        component_class = np.repeat(np.arange(n_classes, dtype=np.int64), per_class)
+        component_label = self._component_labels(X, row_label, labelled_weight, classes)
+        if _is_dask(X):
+            X = DaskRows(X, name)  # persisted once: the start and every EM pass read it
+        driver._start = driver._labelled_start(X, labelled_weight, component_label)
+
+        row_weight = sample_weight
+        if self.unlabeled_weight != 1.0 and not labelled.all():
+            row_weight = np.ones(n_samples) if not sample_weight.shape[0] else \
+                sample_weight.copy()
+            row_weight[~labelled] *= self.unlabeled_weight
+        em_label = row_label if self.mode == "clamp" else np.empty(0, dtype=np.int64)
+        driver._fit(X, row_weight, em_label, component_class)
+
+        for attribute in _FITTED_ATTRIBUTES:
+            setattr(self, attribute, getattr(driver, attribute))
+        self.classes_ = classes
+        return self
+
+    def fit_predict(self, X, y, sample_weight=None):
+        """Fit, then return ``predict(X)``."""
+        return self.fit(X, y, sample_weight).predict(X)
+
+    def _check_semi_params(self):
+        name = type(self).__name__
+        if self.mode not in MODES:
+            raise ValueError(f"The 'mode' parameter of {name} must be a str among "
+                             f"{set(MODES)}. Got {self.mode!r} instead.")
+        lam = self.unlabeled_weight
+        if (not isinstance(lam, numbers.Real) or isinstance(lam, bool)
+                or not 0.0 <= lam <= 1.0):
+            raise ValueError(f"The 'unlabeled_weight' parameter of {name} must be a float "
+                             f"in the range [0.0, 1.0]. Got {lam!r} instead.")
+        per_class = self.n_components_per_class
+        if (not isinstance(per_class, numbers.Integral) or isinstance(per_class, bool)
+                or per_class < 1):
+            raise ValueError(f"The 'n_components_per_class' parameter of {name} must be an "
+                             f"int in the range [1, inf). Got {per_class!r} instead.")
+        k = self.n_components
+        if k is not None and (not isinstance(k, numbers.Integral) or isinstance(k, bool)
+                              or k < 1):
+            raise ValueError(f"The 'n_components' parameter of {name} must be None or an "
+                             f"int in the range [1, inf). Got {k!r} instead.")
+
+    # ---------------------------------------------------------- initialisation
+    def _component_labels(self, X, row_label, labelled_weight, classes):
+        """Component of each labelled row at the start (unlabelled rows: 0, weight 0).
+
+        One component per class: the class index. Several: equal-count groups
+        along the class's first principal axis. Refuses a class whose labelled
+        rows cannot determine its components' covariances.
+        """
+        per_class = self.n_components_per_class
+        n_features = X.shape[1]
+        needed = {"full": n_features + 1, "diag": 2, "spherical": 2,
+                  "tied": 1}[self.covariance_type]
+        positive = labelled_weight > 0
+        counts = np.bincount(row_label[positive], minlength=classes.shape[0])
+        for c, count in enumerate(counts):
+            if count == 0:
+                raise ValueError(
+                    f"No labelled row of class {_label_text(classes[c])} has a positive "
+                    "sample_weight, so its component(s) have nothing to start from. "
+                    "Give some of its rows a positive weight, or drop the class from y.")
+            if count < per_class:
+                raise ValueError(
+                    f"Class {_label_text(classes[c])} has {count} labelled row(s) with a "
+                    f"positive sample_weight, fewer than its {per_class} component(s): "
+                    "each component starts from at least one labelled row. Label more "
+                    "rows or lower n_components_per_class.")
+            if count < needed * per_class:
+                self._refuse_short_class(X, labelled_weight, classes[c], count, needed)
+        if self.covariance_type == "tied":
+            n_components = classes.shape[0] * per_class
+            if positive.sum() < n_components + n_features:
+                self._refuse_short_class(X, labelled_weight, None, int(positive.sum()),
+                                         n_components + n_features)
+        component_label = np.where(row_label >= 0, row_label * per_class, 0)
+        if per_class == 1:
+            return component_label
+        for c in range(classes.shape[0]):
+            rows = np.flatnonzero(positive & (row_label == c))
+            component_label[rows] += _principal_split(
+                _read_rows(X, rows, type(self).__name__), labelled_weight[rows], per_class)
+        return component_label
+
+    def _refuse_short_class(self, X, labelled_weight, label, count, needed):
+        """Raise unless reg_covar is large enough to count as shrinkage."""
+        threshold = REG_COVAR_AS_SHRINKAGE * _mean_feature_variance(
+            X, labelled_weight, type(self).__name__)
+        if self.reg_covar >= threshold and self.reg_covar > 0:
+            return
+        ctype = self.covariance_type
+        per_class = self.n_components_per_class
+        if ctype == "tied":
+            problem = ("The shared 'tied' covariance needs at least n_components + "
+                       f"n_features = {needed} labelled rows, but y has {count}")
+        else:
+            rule = "n_features + 1" if ctype == "full" else "2"
+            problem = (f"Class {_label_text(label)} has {count} labelled rows, but a "
+                       f"'{ctype}' covariance in {X.shape[1]} dimension(s) needs at "
+                       f"least {needed} ({rule}) per component")
+            if per_class > 1:
+                problem += f", {needed * per_class} for {per_class} components"
+        simpler = [f"'{t}'" for t in ("diag", "spherical") if t != ctype]
+        remedies = ["label more rows"]
+        if ctype in ("full", "tied"):
+            remedies.append(f"use covariance_type={' or '.join(simpler)} (2 rows per "
+                            "component)")
+        if per_class > 1:
+            remedies.append("lower n_components_per_class")
+        remedies.append(f"raise reg_covar (now {self.reg_covar:g}) to at least "
+                        f"{threshold:.3g} ({REG_COVAR_AS_SHRINKAGE:g} x the labelled rows' "
+                        "mean feature variance) so that it regularises the covariance")
+        raise ValueError(f"{problem}, to be estimated from its labelled rows. To fix it: "
+                         + "; ".join(remedies) + ".")
+
+    def _labelled_start(self, X, labelled_weight, component_label):
+        """Start parameters from the labelled rows only.
+
+        Weights: the components' shares of the labelled weight (class
+        frequencies). Means and covariances (+ reg_covar): the fused kernel's
+        statistics of the labelled rows, each clamped to its component and
+        centred on NumPy means of those rows, then the ordinary M-step.
+        """
+        n_components = self.n_components
+        name = type(self).__name__
+        labelled_index = np.flatnonzero(labelled_weight > 0)
+        # Few labelled rows (the usual case) are read once and the kernel reads
+        # only them; many are read in chunks, then one pass over X in which
+        # unlabelled rows have weight 0.
+        few = labelled_index.shape[0] <= CHUNK_ROWS
+        chunks = ([(labelled_index, _read_rows(X, labelled_index, name))] if few
+                  else _row_chunks_at(X, labelled_index, name))
+        sums = np.zeros((n_components, X.shape[1]))
+        totals = np.zeros(n_components)
+        for part, rows in chunks:
+            onehot = np.zeros((part.shape[0], n_components))
+            onehot[np.arange(part.shape[0]), component_label[part]] = labelled_weight[part]
+            sums += onehot.T @ rows.astype(np.float64)
+            totals += onehot.sum(axis=0)
+        centres = sums / totals[:, None]
+        if few:
+            nk, means, covariances = self._hard_assignment_moments(
+                rows, labelled_weight[labelled_index], component_label[labelled_index],
+                centres)
+        else:
+            nk, means, covariances = self._hard_assignment_moments(
+                X, labelled_weight, component_label, centres)
+        prec_chol = _linalg.precision_cholesky(covariances, self.covariance_type,
+                                               self.reg_covar, X.dtype)
+        return _Params(nk / nk.sum(), np.ascontiguousarray(means), covariances,
+                       np.ascontiguousarray(prec_chol), self.covariance_type)
+
+    # Hooks of the inherited EM driver: the start was made from the labels in
+    # fit, so the driver reads no rows for it and draws no random numbers.
+    def _init_rows(self, X, sample_weight, row_label, random_state, unused, gathered):
+        return super()._init_rows(X, sample_weight, row_label, random_state, True,
+                                  gathered)
+
+    def _initial_parameters(self, X, sample_weight, row_label, component_class,
+                            random_state, init):
+        return self._start
+
+    # ------------------------------------------------------------- predict
+    def _class_log_posterior_chunks(self, X):
+        """Yield (start, stop, log P(class | x)) chunk by chunk."""
+        n_classes = self.classes_.shape[0]
+        per_class = self.means_.shape[0] // n_classes
+        for start, stop, wlp in self._weighted_log_prob_chunks(X):
+            if per_class > 1:
+                wlp = _logsumexp_last(wlp.reshape(stop - start, n_classes, per_class))
+            yield start, stop, wlp - _logsumexp_rows(wlp)[:, None]
+
+    def predict(self, X):
+        """Most probable class of each row (values of ``classes_``).
+
+        A dask X gives a lazy dask array."""
+        X = self._validated(X)
+        if _is_dask(X):
+            return X.map_blocks(self.predict, dtype=self.classes_.dtype, drop_axis=1,
+                                meta=np.empty((0,), dtype=self.classes_.dtype))
+        index = np.empty(X.shape[0], dtype=np.int64)
+        for start, stop, log_post in self._class_log_posterior_chunks(X):
+            index[start:stop] = log_post.argmax(axis=1)
+        return self.classes_[index]
+
+    def predict_proba(self, X):
+        """Class posteriors, shape (n_samples, n_classes), columns in ``classes_`` order.
+
+        A dask X gives a lazy dask array."""
+        X = self._validated(X)
+        if _is_dask(X):
+            return X.map_blocks(self.predict_proba, dtype=np.float64,
+                                chunks=(X.chunks[0], (self.classes_.shape[0],)),
+                                meta=np.empty((0, 0), dtype=np.float64))
+        proba = np.empty((X.shape[0], self.classes_.shape[0]))
+        for start, stop, log_post in self._class_log_posterior_chunks(X):
+            proba[start:stop] = np.exp(log_post)
+        return proba
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy of ``predict(X)`` against y (classifier convention)."""
+        correct = self.predict(X) == np.asarray(y).ravel()
+        return float(np.average(correct, weights=sample_weight))
+
+    def bic(self, X):
+        """Bayesian information criterion of the mixture on X (lower is better)."""
+        n = np.shape(X)[0]
+        return -2 * float(self.score_samples(X).sum()) + self._n_parameters() * np.log(n)
+
+    def aic(self, X):
+        """Akaike information criterion of the mixture on X (lower is better)."""
+        return -2 * float(self.score_samples(X).sum()) + 2 * self._n_parameters()
+
+    def sample(self, n_samples=1):
+        """Draw points from the fitted mixture; returns (X, class label of each point)."""
+        X, component = super().sample(n_samples)
+        per_class = self.means_.shape[0] // self.classes_.shape[0]
+        return X, self.classes_[component // per_class]
+
+
+# ----------------------------------------------------------------- helpers
+def _encode_labels(y, n_samples, estimator_name):
+    """(classes_, row_label): sorted class labels and each row's class index (-1: none)."""
+    if y is None:
+        raise ValueError(
+            f"{estimator_name} requires y to be passed, but the target y is None. Give "
+            "one label per row, -1 for an unlabelled row; to fit without any labels "
+            "use fastem.GaussianMixture.")
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        warnings.warn("A column-vector y was passed when a 1d array was expected. Please "
+                      "change the shape of y to (n_samples,), for example using ravel().",
+                      DataConversionWarning, stacklevel=3)
+        y = y.ravel()
+    if y.ndim != 1:
+        raise ValueError(f"y should be a 1d array, got an array of shape {y.shape} instead.")
+    if y.shape[0] != n_samples:
+        raise ValueError(
+            "Found input variables with inconsistent numbers of samples: "
+            f"[{n_samples}, {y.shape[0]}]. y needs one entry per row of X (-1 for an "
+            "unlabelled row).")
+    kind = y.dtype.kind
+    if kind == "f":
+        if np.isnan(y).any():
+            raise ValueError("Input y contains NaN. Mark an unlabelled row with -1.")
+        if np.isinf(y).any():
+            raise ValueError(
+                f"Input y contains infinity or a value too large for {y.dtype!r}.")
+        if (y != np.round(y)).any():
+            raise ValueError("Unknown label type: continuous. Class labels must be "
+                             "integers or strings (-1 for an unlabelled row).")
+        unlabelled = y == -1
+    elif kind in "iub":
+        unlabelled = y == -1
+    elif kind in "US":
+        unlabelled = y == y.dtype.type("-1")
+    elif kind == "O":
+        unlabelled = np.array([_is_unlabelled_marker(v) for v in y], dtype=bool)
+    else:
+        raise ValueError(f"Unknown label type: y of dtype {y.dtype}. Class labels must be "
+                         "integers or strings (-1 for an unlabelled row).")
+    values = y[~unlabelled]
+    if values.shape[0] == 0:
+        raise ValueError(
+            "y has no labelled row (every entry is -1, the mark of an unlabelled row), "
+            "so there is nothing to start or clamp the classes with. To fit a mixture "
+            "without labels use fastem.GaussianMixture.")
+    try:
+        classes, index = np.unique(values, return_inverse=True)
+    except TypeError:
+        raise ValueError("The labels in y cannot be sorted (for example strings mixed "
+                         "with numbers); use labels of one type.") from None
+    if classes.shape[0] == 1 and unlabelled.any():
+        raise ValueError(
+            f"The labelled rows of y hold only one class ({_label_text(classes[0])}); at least two "
+            "classes are needed. Note that -1 marks an unlabelled row and cannot be a "
+            "class label: if -1 is a real class in your labels (for example y in "
+            "{-1, +1}), recode it (for example to 0) before fitting.")
+    row_label = np.full(n_samples, -1, dtype=np.int64)
+    row_label[~unlabelled] = index.ravel()
+    return classes, row_label
+
+
+def _label_text(label):
+    """A class label as the user wrote it (1, 'yes'), not as a NumPy scalar repr."""
+    return repr(label.item() if isinstance(label, np.generic) else label)
+
+
+def _principal_split(rows, weights, n_groups):
+    """Group of each row: rows sorted along their first principal axis, cut into
+    ``n_groups`` runs of (nearly) equal count. Deterministic; the axis sign is fixed
+    so that its largest-magnitude entry is positive."""
+    rows = np.asarray(rows, dtype=np.float64)
+    centred = rows - (weights @ rows) / weights.sum()
+    scatter = (centred * weights[:, None]).T @ centred
+    axis = np.linalg.eigh(scatter)[1][:, -1]
+    axis *= np.sign(axis[np.argmax(np.abs(axis))])
+    order = np.argsort(centred @ axis, kind="stable")
+    group = np.empty(rows.shape[0], dtype=np.int64)
+    for g, members in enumerate(np.array_split(order, n_groups)):
+        group[members] = g
+    return group
+
+
+def _is_unlabelled_marker(value):
+    """Entry of an object-dtype y: -1 (or '-1') marks an unlabelled row; NaN/None are refused."""
+    if value is None:
+        raise ValueError("Input y contains NaN (None). Mark an unlabelled row with -1.")
+    if isinstance(value, (str, np.str_)):
+        return value == "-1"
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        if value != value:
+            raise ValueError("Input y contains NaN. Mark an unlabelled row with -1.")
+        if not np.isfinite(value) or value != int(value):
+            raise ValueError("Unknown label type: continuous. Class labels must be "
+                             "integers or strings (-1 for an unlabelled row).")
+        return value == -1
+    return False
+
+
+def _read_rows(X, indices, estimator_name):
+    """The rows of X at sorted ``indices``, in memory (a memory-mapped or dask X
+    reads only those rows). Their NaN/inf check is done here for those inputs
+    (check_array leaves it to the first pass), naming the first bad row of X."""
+    if isinstance(X, DaskRows):
+        rows = X.take(indices)
+    elif _is_dask(X):
+        rows = np.ascontiguousarray(X[indices].compute())
+    else:
+        rows = np.ascontiguousarray(np.asarray(X[indices]))
+        if not isinstance(X, np.memmap):
+            return rows  # checked by check_array
+    if first_nonfinite_row(rows) >= 0:
+        if isinstance(X, DaskRows):
+            X.raise_first_nonfinite()
+        elif _is_dask(X):
+            DaskRows(X, estimator_name).raise_first_nonfinite()
+        else:
+            check_finite(X, "X", estimator_name)
+    return rows
+
+
+def _row_chunks_at(X, indices, estimator_name):
+    """Yield (indices part, rows) for sorted ``indices``, at most CHUNK_ROWS at a time."""
+    for start in range(0, indices.shape[0], CHUNK_ROWS):
+        part = indices[start:start + CHUNK_ROWS]
+        yield part, _read_rows(X, part, estimator_name)
+
+
+def _mean_feature_variance(X, weights, estimator_name):
+    """Mean over features of the weighted variance of the rows of positive weight."""
+    used = np.flatnonzero(weights > 0)
+    total = weights[used].sum()
+    mean = np.zeros(X.shape[1])
+    for part, rows in _row_chunks_at(X, used, estimator_name):
+        mean += weights[part] @ rows.astype(np.float64)
+    mean /= total
+    squares = np.zeros(X.shape[1])
+    for part, rows in _row_chunks_at(X, used, estimator_name):
+        squares += weights[part] @ (rows.astype(np.float64) - mean) ** 2
+    return float(squares.mean() / total)
+
+
+def _logsumexp_last(a):
+    """log sum exp over the last axis (-inf where every entry is -inf)."""
+    top = a.max(axis=-1)
+    finite_top = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        return np.log(np.exp(a - finite_top[..., None]).sum(axis=-1)) + finite_top
