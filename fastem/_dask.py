@@ -152,7 +152,7 @@ class DaskRows:
 
     # ------------------------------------------------------------- EM pass
     def em_pass(self, covariance_type, n_components, means, prec_chol, log_norm, shift,
-                sample_weight, row_label, component_class, check_finite=False, verbose=0):
+                sample_weight, row_label, component_class, check_rows=False, verbose=0):
         """One EM statistics pass: a map over the blocks, a tree sum, one compute."""
         dask, _ = require_dask()
         delayed = dask.delayed
@@ -161,7 +161,7 @@ class DaskRows:
         weights = self.per_row_blocks(sample_weight)
         labels = self.per_row_blocks(row_label)
         parts = [delayed(_block_stats, pure=True)(block, w, lab, int(start), shared,
-                                                  check_finite)
+                                                  check_rows)
                  for block, w, lab, start in zip(self.blocks, weights, labels, self.starts)]
         root = parts
         while len(root) > 1:
@@ -176,12 +176,12 @@ class DaskRows:
         return stats
 
 
-def _block_stats(block, sample_weight, row_label, start, shared, check_finite):
+def _block_stats(block, sample_weight, row_label, start, shared, check_rows):
     """(statistics of one block, first NaN/inf row of X in it or -1)."""
     (covariance_type, n_components, means, prec_chol, log_norm, shift,
      component_class) = shared
     stats = Stats(covariance_type, n_components, block.shape[1])
-    if check_finite:
+    if check_rows:
         bad = first_nonfinite_row(block)
         if bad >= 0:
             return stats, start + bad

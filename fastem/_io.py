@@ -479,7 +479,9 @@ def describe(estimator, header):
         ("features", str(estimator.n_features_in_)),
         ("converged", f"{'yes' if estimator.converged_ else 'no'}, "
                       f"after {estimator.n_iter_} iteration(s)"),
-        ("lower bound", f"{estimator.lower_bound_:.10g} (mean log-likelihood per sample)"),
+        ("lower bound", f"{estimator.lower_bound_:.10g} " + (
+            "(mean log-likelihood per sample)" if type(estimator).__name__ == "GaussianMixture"
+            else "(per-sample EM objective)")),
         ("weights", " ".join(f"{w:.4g}" for w in estimator.weights_)),
     ]
     if hasattr(estimator, "classes_"):

@@ -16,17 +16,18 @@ DEFAULT_CHUNK_BYTES = 64 * 2**20
 PROGRESS_SECONDS = 1.0
 
 
-def chunk_rows_for(X, chunk_size=None):
+def chunk_rows_for(X, chunk_size=None, out_row_bytes=0):
     """Rows per chunk: ``chunk_size`` rows (int) or bytes (str like '64MB'), rounded
     down to a multiple of PARTITION_ROWS (at least one partition).
 
     The default is CHUNK_ROWS rows (64 partitions: enough for every core), fewer
-    for wide rows so a chunk stays within DEFAULT_CHUNK_BYTES of X. A chunk of a
-    memory-mapped file is page cache, not process memory; what the chunk size
-    bounds is the per-chunk output of prediction (rows x n_components floats).
+    when a chunk of X, or the per-chunk temporaries of ``out_row_bytes`` per row
+    (prediction: rows x n_components floats), would exceed DEFAULT_CHUNK_BYTES.
+    A chunk of a memory-mapped file is page cache, not process memory; the
+    temporaries are what the chunk size bounds.
     """
     if chunk_size is None:
-        row_bytes = max(1, X.shape[1] * X.dtype.itemsize)
+        row_bytes = max(1, X.shape[1] * X.dtype.itemsize, out_row_bytes)
         rows = min(CHUNK_ROWS, DEFAULT_CHUNK_BYTES // row_bytes)
     elif isinstance(chunk_size, str):
         rows = parse_bytes(chunk_size) // max(1, X.shape[1] * X.dtype.itemsize)
@@ -60,13 +61,13 @@ def readonly(X):
     return view
 
 
-def row_chunks(X, chunk_size=None):
+def row_chunks(X, chunk_size=None, out_row_bytes=0):
     """Yield (start, stop, rows) covering X; one piece unless X is memory-mapped."""
     n = X.shape[0]
     if not isinstance(X, np.memmap) and chunk_size is None:
         yield 0, n, readonly(X)
         return
-    step = chunk_rows_for(X, chunk_size)
+    step = chunk_rows_for(X, chunk_size, out_row_bytes)
     for start in range(0, n, step):
         stop = min(n, start + step)
         yield start, stop, readonly(X[start:stop])
@@ -102,9 +103,9 @@ class ChunkProgress:
         sys.stdout.flush()
 
 
-def n_chunks_of(X, chunk_size=None):
+def n_chunks_of(X, chunk_size=None, out_row_bytes=0):
     """Number of pieces ``row_chunks`` yields for X."""
     if not isinstance(X, np.memmap) and chunk_size is None:
         return 1
-    step = chunk_rows_for(X, chunk_size)
+    step = chunk_rows_for(X, chunk_size, out_row_bytes)
     return max(1, -(-X.shape[0] // step))

@@ -70,7 +70,9 @@ def _chunk_size(text):
 
 
 def _build_parser():
+    from . import __version__
     parser = _Parser(prog=PROG, description="Fast Gaussian-mixture EM (fastem).")
+    parser.add_argument("--version", action="version", version=f"fastem {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
@@ -362,7 +364,8 @@ def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "bench":
         from . import bench  # heavy (scikit-learn, timing): only for this command
-        return bench.main(argv[1:])
+        status = bench.main(argv[1:])
+        return 0 if status is None else status
     try:
         args = _build_parser().parse_args(argv)
     except SystemExit as exc:  # --help
@@ -374,6 +377,9 @@ def main(argv=None):
     except _UsageError:  # option combinations checked after parsing
         return 2
     except UserError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # e.g. a full disk while writing the output
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

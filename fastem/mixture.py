@@ -329,7 +329,7 @@ class GaussianMixture:
                 previous = lower_bound
                 iteration_start = time.perf_counter()
                 stats = self._em_pass(kernels, X, params, sample_weight, row_label,
-                                      component_class, check_finite=unchecked)
+                                      component_class, check_rows=unchecked)
                 unchecked = False
                 lower_bound = stats.log_lik / total_weight
                 params = self._parameters_from_stats(stats, params, X.dtype)
@@ -343,7 +343,9 @@ class GaussianMixture:
                     converged = True
                     break
             self._print_init_end(lower_bound, converged)
-            if best is None or lower_bound > max_lower_bound:
+            # scikit-learn's rule: while no start has a finite bound (max_iter=0), the
+            # latest start wins.
+            if lower_bound > max_lower_bound or max_lower_bound == -np.inf:
                 max_lower_bound = lower_bound
                 best = (params, n_iter, history, converged)
 
@@ -360,10 +362,10 @@ class GaussianMixture:
         self.n_features_in_ = n_features
 
     def _em_pass(self, kernels, X, params, sample_weight, row_label, component_class,
-                 check_finite=False):
+                 check_rows=False):
         """One fused E-step + sufficient-statistics pass over all rows, chunk by chunk.
 
-        ``check_finite``: also check each chunk for NaN/inf before using it (the
+        ``check_rows``: also check each chunk for NaN/inf before using it (the
         first pass over a memory-mapped or dask X)."""
         stats = Stats(self.covariance_type, self.n_components, X.shape[1])
         log_norm = params.log_norm()
@@ -371,11 +373,11 @@ class GaussianMixture:
         if isinstance(X, DaskRows):
             return X.em_pass(self.covariance_type, stats.nk.shape[0], params.means,
                              params.prec_chol, log_norm, shift, sample_weight, row_label,
-                             component_class, check_finite=check_finite, verbose=self.verbose)
+                             component_class, check_rows=check_rows, verbose=self.verbose)
         n_chunks = n_chunks_of(X, self.chunk_size)
         progress = ChunkProgress(self.verbose, X.shape[0], "EM pass")
         for index, (start, stop, rows) in enumerate(row_chunks(X, self.chunk_size)):
-            if check_finite:
+            if check_rows:
                 check_finite_rows(rows, start, "X", type(self).__name__)
             # One partition: the serial kernel gives the same sums without the
             # cost of waking the thread pool (most of an iteration on small data).
@@ -575,9 +577,12 @@ class GaussianMixture:
         params = self._current_parameters()
         log_norm = params.log_norm()
         check = isinstance(X, np.memmap)  # check_array left its NaN/inf check to this pass
-        n_chunks = n_chunks_of(X, self.chunk_size)
+        # Per row: this float64 output and one more of its size made by the caller.
+        out_row_bytes = 2 * 8 * params.means.shape[0]
+        n_chunks = n_chunks_of(X, self.chunk_size, out_row_bytes)
         progress = ChunkProgress(self.verbose, X.shape[0], "predict pass")
-        for index, (start, stop, rows) in enumerate(row_chunks(X, self.chunk_size)):
+        for index, (start, stop, rows) in enumerate(row_chunks(X, self.chunk_size,
+                                                               out_row_bytes)):
             if check:
                 check_finite_rows(rows, start, "X", type(self).__name__)
             out = np.empty((stop - start, params.means.shape[0]))
@@ -608,7 +613,7 @@ class GaussianMixture:
                                 "lazy dask array; store it with dask.array.store.")
             return lazy_predict(self, X, "labels")
         labels = np.empty(X.shape[0], dtype=np.int64) if out is None else _check_out(
-            out, X.shape[0])
+            out, X.shape[0], self.means_.shape[0])
         for start, stop, wlp in self._weighted_log_prob_chunks(X):
             labels[start:stop] = wlp.argmax(axis=1)
         return labels
@@ -719,7 +724,7 @@ def _logsumexp_rows(a):
         return np.log(np.exp(a - finite_top[:, None]).sum(axis=1)) + finite_top
 
 
-def _check_out(out, n_samples):
+def _check_out(out, n_samples, n_components):
     """``predict(out=...)``: a writable 1-D integer array of n_samples entries."""
     if not isinstance(out, np.ndarray):
         raise TypeError(f"out must be a numpy array or np.memmap, got {type(out).__name__}.")
@@ -727,6 +732,9 @@ def _check_out(out, n_samples):
         raise ValueError(f"out has shape {out.shape}, expected ({n_samples},).")
     if out.dtype.kind not in "iu":
         raise ValueError(f"out must have an integer dtype, got {out.dtype}.")
+    if np.iinfo(out.dtype).max < n_components - 1:
+        raise ValueError(f"out's dtype {out.dtype} cannot hold labels up to "
+                         f"{n_components - 1}.")
     if not out.flags.writeable:
         raise ValueError("out is read-only.")
     return out

@@ -77,9 +77,10 @@ class SemiSupervisedGaussianMixture(GaussianMixture):
         Convergence threshold on the change of ``lower_bound_`` between iterations.
     reg_covar : float, default=1e-6
         Added to the covariance diagonals. A class with fewer labelled rows
-        than its covariance needs (n_features + 1 for 'full', 2 for 'diag' and
-        'spherical', per component) is refused unless reg_covar is at least
-        1e-3 x the labelled rows' mean feature variance (deliberate shrinkage).
+        than its covariance needs (per component: n_features + 1 for 'full', 2
+        for 'diag' and 'spherical'; 'tied': n_components + n_features labelled
+        rows in all) is refused unless reg_covar is at least 1e-3 x the
+        labelled rows' mean feature variance (then it is deliberate shrinkage).
     max_iter : int, default=100
     mode : {'clamp', 'seed'}, default='clamp'
         'clamp': every labelled row keeps responsibility 1 for its class during
@@ -87,8 +88,9 @@ class SemiSupervisedGaussianMixture(GaussianMixture):
         'seed': the labels give the start only; then ordinary EM.
     unlabeled_weight : float in [0, 1], default=1.0
         lambda of EM-lambda: every unlabelled row counts lambda times (times its
-        sample_weight). 0 gives the supervised per-class estimate (QDA-like)
-        of the labelled rows.
+        sample_weight), in the E-step totals and so in the weights, means and
+        covariances; applies in both modes. With mode='clamp', 0 gives the
+        supervised per-class estimate (QDA-like) of the labelled rows.
     n_components_per_class : int, default=1
         Components per class. With more than one, each class's labelled rows
         are sorted along the class's first principal axis and cut into that
@@ -100,6 +102,12 @@ class SemiSupervisedGaussianMixture(GaussianMixture):
         As in :class:`GaussianMixture`.
     chunk_size : int or str, optional
         As in :class:`GaussianMixture` (memory-mapped input).
+
+    GaussianMixture's other parameters (n_init, init_params, weights_init,
+    means_init, precisions_init, warm_start, ...) do not apply: the start
+    always comes from the labels. X may be an array, a memory-mapped array
+    (read in chunks; only the labelled rows are gathered for the start) or a
+    dask array (fitted blockwise as in GaussianMixture; predictions are lazy).
 
     Attributes
     ----------
@@ -115,8 +123,8 @@ class SemiSupervisedGaussianMixture(GaussianMixture):
         sum_unlabelled w)``; 'seed': the same with every row unlabelled (the
         mixture's mean log-likelihood, unlabelled rows weighted by lambda).
     lower_bounds_ : list of float
-        That value at every iteration (non-decreasing up to rounding when
-        reg_covar=0).
+        That value at every iteration, for the parameters before that
+        iteration's M-step (non-decreasing up to rounding when reg_covar=0).
     converged_ : bool
     n_iter_ : int
     n_features_in_ : int
@@ -209,10 +217,10 @@ class SemiSupervisedGaussianMixture(GaussianMixture):
             X = DaskRows(X, name)  # persisted once: the start and every EM pass read it
         driver._start = driver._labelled_start(X, labelled_weight, component_label)
 
+        # EM-lambda: the unlabelled rows' weights scaled by lambda (empty: all ones).
         row_weight = sample_weight
         if self.unlabeled_weight != 1.0 and not labelled.all():
-            row_weight = np.ones(n_samples) if not sample_weight.shape[0] else \
-                sample_weight.copy()
+            row_weight = sample_weight.copy() if sample_weight.shape[0] else np.ones(n_samples)
             row_weight[~labelled] *= self.unlabeled_weight
         em_label = row_label if self.mode == "clamp" else np.empty(0, dtype=np.int64)
         driver._fit(X, row_weight, em_label, component_class)
@@ -479,8 +487,8 @@ def _encode_labels(y, n_samples, estimator_name):
                          "with numbers); use labels of one type.") from None
     if classes.shape[0] == 1 and unlabelled.any():
         raise ValueError(
-            f"The labelled rows of y hold only one class ({_label_text(classes[0])}); at least two "
-            "classes are needed. Note that -1 marks an unlabelled row and cannot be a "
+            f"The labelled rows of y hold only one class ({_label_text(classes[0])}); at "
+            "least two classes are needed. Note that -1 marks an unlabelled row and cannot be a "
             "class label: if -1 is a real class in your labels (for example y in "
             "{-1, +1}), recode it (for example to 0) before fitting.")
     row_label = np.full(n_samples, -1, dtype=np.int64)

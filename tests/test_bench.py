@@ -9,7 +9,8 @@ pytest.importorskip("sklearn")
 
 from fastem import bench  # noqa: E402
 
-TINY = ["--rows", "2000", "--iters", "2", "--gemm-size", "128", "--no-onedal"]
+TINY = ["--rows", "2000", "--iters", "2", "--gemm-size", "128", "--iris-seconds", "0.1",
+        "--no-onedal"]
 
 
 @pytest.fixture(scope="module")

@@ -173,6 +173,8 @@ def test_info_describes_the_model(files, capsys):
 def test_help_and_bench_dispatch(capsys, monkeypatch):
     assert cli.main(["--help"]) == 0
     assert "bench" in capsys.readouterr().out
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"fastem {fastem.__version__}"
     calls = []
     fake = types.ModuleType("fastem.bench")
     fake.main = lambda argv=None: calls.append(argv) or 7

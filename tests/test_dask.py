@@ -2,7 +2,6 @@
 scheduler and a two-process dask.distributed cluster), X persisted once, lazy
 predictions, NaN/inf named by row, and the ImportError without dask."""
 import sys
-import warnings
 
 import numpy as np
 import pytest
@@ -258,20 +257,14 @@ def test_verbose_2_reports_progress_per_block(threads, monkeypatch, capsys):
 def client():
     """A two-process LocalCluster, started and closed here."""
     distributed = pytest.importorskip("distributed")
-    with warnings.catch_warnings():
-        # Cluster start-up and shut-down may warn about ports and leaked
-        # semaphores; those are distributed's business, not fastem's.
-        warnings.simplefilter("ignore")
-        cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                           dashboard_address=None)
-        dask_client = distributed.Client(cluster)
+    cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                       dashboard_address=None)
+    dask_client = distributed.Client(cluster)
     try:
         yield dask_client
     finally:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            dask_client.close()
-            cluster.close()
+        dask_client.close()
+        cluster.close()
 
 
 @pytest.mark.parametrize("covariance_type", ["full", "tied"])

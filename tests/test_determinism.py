@@ -8,7 +8,7 @@ import pytest
 import fastem
 from conftest import COVARIANCE_TYPES, JIT_DISABLED, run_python
 
-pytestmark = pytest.mark.skipif(JIT_DISABLED, reason="needs compiled (threaded) kernels")
+needs_jit = pytest.mark.skipif(JIT_DISABLED, reason="needs compiled (threaded) kernels")
 
 # Fits every covariance type (k-means init, sample weights, and a labelled-row-free
 # EM) on 5,000 rows with 16-row partitions: 313 partitions, about ten waves of 32,
@@ -41,6 +41,7 @@ print(json.dumps(out))
 """
 
 
+@needs_jit
 def test_fit_is_bitwise_identical_for_any_thread_count():
     digests = {}
     for threads in ("1", "2", "3"):
@@ -94,6 +95,7 @@ print(json.dumps(counts))
 """
 
 
+@needs_jit
 def test_at_most_one_specialisation_per_input_dtype():
     counts = json.loads(run_python(COUNT_SIGNATURES, env={
         "FASTEM_PARTITION_ROWS": "64"}).splitlines()[-1])

@@ -235,6 +235,11 @@ def test_chunk_size_in_rows_bytes_and_default():
                                        * PARTITION_ROWS)
     widest = np.empty((10, 2**16), dtype=np.float64)  # 512 KiB rows: still one partition
     assert chunk_rows_for(widest) == PARTITION_ROWS
+    # Prediction with many components: the per-chunk outputs are bounded too.
+    assert chunk_rows_for(X, out_row_bytes=2 * 8 * 512) == (64 * 2**20 // 8192) // \
+        PARTITION_ROWS * PARTITION_ROWS
+    assert chunk_rows_for(X, 3 * PARTITION_ROWS, out_row_bytes=2 * 8 * 512) == \
+        3 * PARTITION_ROWS  # an explicit chunk_size is taken as given
 
 
 @pytest.mark.parametrize("chunk_size", [0, -5, 2.5, True, "lots", "-3MB"])

@@ -252,15 +252,17 @@ def test_clamped_objective_never_decreases(covariance_type, per_class):
 def test_customer_problem_needs_far_fewer_iterations():
     # tol is tight enough for the count to measure convergence, not the first steps.
     tol = 1e-5
-    for seed in range(2):
+    semi, unsupervised = [], []
+    for seed in range(4):
         X, y, truth = customer_problem(seed)
-        semi = fit(X, y, tol=tol)
-        unsupervised = [GaussianMixture(2, init_params="random_from_data", random_state=s,
-                                        tol=tol, max_iter=1000).fit(X).n_iter_
-                        for s in range(8)]
-        assert semi.converged_
-        assert 3 * semi.n_iter_ <= np.median(unsupervised)
-        assert semi.score(X, truth) > 0.75
+        model = fit(X, y, tol=tol)
+        assert model.converged_
+        assert model.score(X, truth) > 0.75
+        semi.append(model.n_iter_)
+        unsupervised += [GaussianMixture(2, init_params="random_from_data", random_state=s,
+                                         tol=tol, max_iter=1000).fit(X).n_iter_
+                         for s in range(8)]
+    assert 3 * np.median(semi) <= np.median(unsupervised)
 
 
 def best_permutation_accuracy(pred, truth):
@@ -370,6 +372,19 @@ def test_memmap_input_gives_the_same_fit(tmp_path):
     a, b = fit(X, y), fit(mapped, y)
     assert_array_equal(a.means_, b.means_)
     assert_array_equal(a.lower_bounds_, b.lower_bounds_)
+
+
+def test_many_labelled_rows_path_gives_the_same_fit(monkeypatch):
+    # Above CHUNK_ROWS labelled rows the start is read in chunks and taken in one
+    # pass over X (unlabelled rows weighted 0) instead of from the gathered rows.
+    import fastem.semi_supervised as semi
+    X, y, _ = overlapping_classes(1, labelled_fraction=0.5)
+    gathered = fit(X, y, n_components_per_class=2, covariance_type="diag")
+    monkeypatch.setattr(semi, "CHUNK_ROWS", 25)
+    chunked = fit(X, y, n_components_per_class=2, covariance_type="diag")
+    assert_allclose(chunked.means_, gathered.means_, rtol=0, atol=1e-12)
+    assert_allclose(chunked.covariances_, gathered.covariances_, rtol=0, atol=1e-12)
+    assert_allclose(chunked.lower_bounds_, gathered.lower_bounds_, rtol=0, atol=1e-12)
 
 
 def test_dask_input_gives_the_same_fit():
