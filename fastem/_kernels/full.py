@@ -67,41 +67,48 @@ def _block_log_prob(xt, means, prec_chol, log_norm, xc, t, maha, log_prob):
 def _accumulate_component(X, i0, n_block, wk, mean, xd, nk, s1k, s2k, k):
     """Add the block's weighted, mean-centred moments of one component.
 
-    Rows go four at a time: a rank-4 update of each s2 row is a single
-    contiguous pass, so the accumulator is loaded and stored once per four
-    rows (the update is store-bound otherwise).
+    Rows go eight at a time: a rank-8 update of each s2 row is a single
+    contiguous pass, so the accumulator is loaded and stored once per eight
+    rows (the update is store-bound otherwise). Rows past n_block get zero
+    weight and a zero centred vector.
     """
     n_features = mean.shape[0]
-    for i in range(0, n_block, 4):
-        w0 = wk[i]
-        w1 = wk[i + 1] if i + 1 < n_block else 0.0
-        w2 = wk[i + 2] if i + 2 < n_block else 0.0
-        w3 = wk[i + 3] if i + 3 < n_block else 0.0
-        if w0 == 0.0 and w1 == 0.0 and w2 == 0.0 and w3 == 0.0:
+    w = np.zeros(8)
+    for i in range(0, n_block, 8):
+        any_weight = False
+        for r in range(8):
+            w[r] = wk[i + r] if i + r < n_block else 0.0
+            if w[r] != 0.0:
+                any_weight = True
+        if not any_weight:
             continue
-        nk[k] += w0 + w1 + w2 + w3
-        for r in range(4):
+        for r in range(8):
+            nk[k] += w[r]
             if i + r < n_block:
                 x = X[i0 + i + r]
                 for d in range(n_features):
                     xd[r, d] = x[d] - mean[d]
             else:
                 xd[r, :] = 0.0
-        x0 = xd[0]
-        x1 = xd[1]
-        x2 = xd[2]
-        x3 = xd[3]
+        w0, w1, w2, w3, w4, w5, w6, w7 = w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]
+        x0, x1, x2, x3 = xd[0], xd[1], xd[2], xd[3]
+        x4, x5, x6, x7 = xd[4], xd[5], xd[6], xd[7]
         for l in range(n_features):
             a0 = w0 * x0[l]
             a1 = w1 * x1[l]
             a2 = w2 * x2[l]
             a3 = w3 * x3[l]
-            s1k[l] += a0 + a1 + a2 + a3
+            a4 = w4 * x4[l]
+            a5 = w5 * x5[l]
+            a6 = w6 * x6[l]
+            a7 = w7 * x7[l]
+            s1k[l] += ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
             row = s2k[l]
             # Full rows, not just the upper triangle: a fixed-length loop stays
             # whole vectors and runs faster than the shorter triangular one.
             for j in range(n_features):
-                row[j] += a0 * x0[j] + a1 * x1[j] + a2 * x2[j] + a3 * x3[j]
+                row[j] += (((a0 * x0[j] + a1 * x1[j]) + (a2 * x2[j] + a3 * x3[j]))
+                           + ((a4 * x4[j] + a5 * x5[j]) + (a6 * x6[j] + a7 * x7[j])))
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -114,7 +121,7 @@ def _partition_stats(X, start, stop, sample_weight, row_label, component_class,
     xt = np.empty((n_features, BLOCK))
     xc = np.empty((n_features, BLOCK))
     t = np.empty(BLOCK)
-    xd = np.empty((4, n_features))
+    xd = np.empty((8, n_features))
     maha = np.empty(BLOCK)
     log_prob = np.empty((BLOCK, n_components))
     wr = np.empty((n_components, BLOCK))
