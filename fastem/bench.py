@@ -12,8 +12,8 @@ Method
   runs exactly ``--iters`` EM iterations (``max_iter=iters, tol=0``).
 * s/iter = fit time / n_iter_, best of ``--repeat`` fits. Each library is warmed by a
   short fit on the first rows, so Numba compilation / cache loading is excluded.
-* scikit-learn is timed with BLAS threads unlimited and limited to 1; the faster
-  mode is reported.
+* scikit-learn is timed with its thread pools (BLAS, OpenMP) as they are and
+  limited to 1 thread (threadpoolctl); the faster mode is reported.
 * fastem's model GFLOP/s is compared with numpy's GEMM throughput measured in
   the same run, so the ratio is meaningful on a noisy machine.
 
@@ -22,6 +22,7 @@ extra: ``pip install fastem[bench]``); oneDAL (``daal4py``, from
 ``scikit-learn-intelex``) is optional.
 """
 import argparse
+import gc
 import os
 import sys
 import time
@@ -83,26 +84,20 @@ def _quiet_convergence():
 
 
 # -------------------------------------------------------------------- data
-_DATA_CACHE = {}
-
-
 def make_blobs(n_samples, n_features, n_components, dtype=np.float64, seed=SEED):
-    """K Gaussian blobs with random full covariances (deterministic, cached per run)."""
-    key = (n_samples, n_features, n_components, seed)
-    if key not in _DATA_CACHE:
-        rng = np.random.default_rng(seed)
-        centers = rng.normal(scale=4.0, size=(n_components, n_features))
-        labels = rng.integers(n_components, size=n_samples)
-        X = rng.standard_normal((n_samples, n_features))
-        for k in range(n_components):
-            # Covariance A A^T / D + 0.1 I: well conditioned, random orientation.
-            a = rng.standard_normal((n_features, n_features)) / np.sqrt(n_features)
-            chol = np.linalg.cholesky(a @ a.T + 0.1 * np.eye(n_features))
-            rows = labels == k
-            X[rows] = X[rows] @ chol.T + centers[k]
-        _DATA_CACHE[key] = X
-    X = _DATA_CACHE[key]
-    return X if dtype == np.float64 else X.astype(dtype)
+    """K Gaussian blobs with random full covariances (deterministic; float32 rows are
+    the float64 rows cast)."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(scale=4.0, size=(n_components, n_features))
+    labels = rng.integers(n_components, size=n_samples)
+    X = rng.standard_normal((n_samples, n_features))
+    for k in range(n_components):
+        # Covariance A A^T / D + 0.1 I: well conditioned, random orientation.
+        a = rng.standard_normal((n_features, n_features)) / np.sqrt(n_features)
+        chol = np.linalg.cholesky(a @ a.T + 0.1 * np.eye(n_features))
+        rows = labels == k
+        X[rows] = X[rows] @ chol.T + centers[k]
+    return X if np.dtype(dtype) == np.float64 else X.astype(dtype)
 
 
 def initial_parameters(X, n_components, covariance_type, seed=SEED):
@@ -186,17 +181,29 @@ def time_fastem(X, k, covariance_type, iters, repeat):
 
 
 def time_sklearn(X, k, covariance_type, iters, repeat):
-    """(s/iter, mode, model) for the faster of BLAS threads unlimited / limited to 1."""
+    """(s/iter, mode, model) of sklearn in its faster threading mode."""
     from sklearn.mixture import GaussianMixture
-    from threadpoolctl import threadpool_limits
     make = _gm_factory(GaussianMixture, X, k, covariance_type, iters)
     warm_up(GaussianMixture, X, k, covariance_type)
-    t_multi, model = time_fit(make, X, repeat)
-    with threadpool_limits(limits=1, user_api="blas"):
-        t_single, _ = time_fit(make, X, repeat)
-    if t_single < t_multi:
-        return t_single, "blas=1", model
-    return t_multi, f"blas={_blas_threads()}", model
+    (seconds, model), mode = _faster_threading_mode(lambda: time_fit(make, X, repeat))
+    return seconds, mode, model
+
+
+def _faster_threading_mode(measure):
+    """``measure()`` with sklearn's thread pools as they are and limited to one thread;
+    returns (result, mode) of the faster. ``measure()`` returns (seconds, ...).
+
+    BLAS threads rarely pay on EM's small matrix products, and on a loaded machine a
+    descheduled worker thread can cost milliseconds per call. The limit also covers
+    OpenMP (sklearn's KMeans init in the iris whole fit); EM itself only uses BLAS.
+    """
+    from threadpoolctl import threadpool_limits
+    default = measure()
+    with threadpool_limits(limits=1):
+        single = measure()
+    if single[0] < default[0]:
+        return single, "thr=1"
+    return default, f"thr={_blas_threads()}"
 
 
 def _blas_threads():
@@ -239,8 +246,9 @@ def _rel_diff(a, b):
 
 
 # ------------------------------------------------------------------ workloads
-def run_workload(name, covariance_type, n, d, k, dtype, opts, daal4py):
-    X = make_blobs(n, d, k, dtype)
+def run_workload(name, X, covariance_type, k, opts, daal4py):
+    """One table row: fastem, sklearn (and oneDAL) on X from the same start."""
+    (n, d), dtype = X.shape, X.dtype
     fe_t, fe = time_fastem(X, k, covariance_type, opts.iters, opts.repeat)
     sk_t, sk_mode, sk = time_sklearn(X, k, covariance_type, opts.iters, opts.repeat)
     row = dict(name=name, cov=covariance_type, n=n, d=d, k=k, dtype=np.dtype(dtype).name,
@@ -267,43 +275,39 @@ def _seconds_per_call(fn, budget_s):
     return best / batch, 3 * batch
 
 
+def _iris_timings(cls, X, opts):
+    """(whole-fit seconds, fits timed, n_iter_, seconds per iteration from a fixed start)."""
+    with _quiet_convergence():
+        model = cls(n_components=3, random_state=SEED).fit(X)  # warm-up (JIT, imports)
+        seconds, fits = _seconds_per_call(
+            lambda: cls(n_components=3, random_state=SEED).fit(X), opts.iris_seconds)
+    # On 150 rows an EM iteration is almost all fixed overhead (Python, dispatch).
+    per_iter, _ = time_fit(_gm_factory(cls, X, 3, "full", opts.iters), X, max(3, fits // 3))
+    return seconds, fits, model.n_iter_, per_iter
+
+
 def run_iris(opts):
-    """Whole fit on iris (default init and tol), plus per-iteration overhead from a fixed start."""
+    """W6: whole fit on iris (default init and tol), and the per-iteration overhead."""
     from sklearn.datasets import load_iris
     from sklearn.mixture import GaussianMixture as SkGM
 
     from . import GaussianMixture as FeGM
     X = load_iris().data  # bundled with scikit-learn, no download
-    out = {}
-    for lib, cls in (("fe", FeGM), ("sk", SkGM)):
-        with _quiet_convergence():
-            model = cls(n_components=3, random_state=SEED).fit(X)  # warm-up (JIT, imports)
-            out[lib], out[lib + "_fits"] = _seconds_per_call(
-                lambda: cls(n_components=3, random_state=SEED).fit(X), opts.iris_seconds)
-        out[lib + "_n_iter"] = model.n_iter_
-        # On 150 rows an EM iteration is almost all fixed overhead (Python, dispatch).
-        make = _gm_factory(cls, X, 3, "full", opts.iters)
-        out[lib + "_iter_us"] = time_fit(make, X, max(3, out[lib + "_fits"] // 3))[0] * 1e6
-    return out
+    fe = _iris_timings(FeGM, X, opts)
+    sk, sk_mode = _faster_threading_mode(lambda: _iris_timings(SkGM, X, opts))
+    return dict(fe=fe, sk=sk, sk_mode=sk_mode)
 
 
-def run_float32(opts, rows):
-    """W1 shape in float32 and float64 (fastem only): the float32 speed-up."""
-    cov, n, d, k = _shape("W1", opts)
-    times = {}
-    for dtype in (np.float64, np.float32):
-        name = np.dtype(dtype).name
-        done = [r for r in rows if r["name"] == "W1" and r["dtype"] == name]
-        if done:  # W1 already ran in this dtype: reuse it
-            times[name] = (done[0]["fe"], done[0]["fe_lb"])
-        else:
-            X = make_blobs(n, d, k, dtype)
-            t, model = time_fastem(X, k, cov, opts.iters, opts.repeat)
-            times[name] = (t, model.lower_bound_)
-    gflops = model_flops(cov, n, d, k) / times["float32"][0] / 1e9
-    return dict(n=n, d=d, k=k, f64=times["float64"][0], f32=times["float32"][0],
-                speedup=times["float64"][0] / times["float32"][0], gflops32=gflops,
-                lb_diff=_rel_diff(times["float32"][1], times["float64"][1]))
+def run_other_dtype(row, opts):
+    """W7: the W1 data set in the other float dtype (fastem only): the float32 speed-up."""
+    other = np.float32 if row["dtype"] == "float64" else np.float64
+    X = make_blobs(row["n"], row["d"], row["k"], other)
+    t, model = time_fastem(X, row["k"], row["cov"], opts.iters, opts.repeat)
+    times = {row["dtype"]: (row["fe"], row["fe_lb"]), np.dtype(other).name: (t, model.lower_bound_)}
+    gflops = model_flops(row["cov"], row["n"], row["d"], row["k"]) / times["float32"][0] / 1e9
+    return dict(n=row["n"], d=row["d"], k=row["k"], f64=times["float64"][0],
+                f32=times["float32"][0], speedup=times["float64"][0] / times["float32"][0],
+                gflops32=gflops, lb_diff=_rel_diff(times["float32"][1], times["float64"][1]))
 
 
 def _shape(name, opts):
@@ -335,12 +339,13 @@ def print_table(rows, iris, f32, out):
               f"{r['sk'] / r['fe']:>6.2f}x {dal:>13} {dal_ratio:>7} {r['gflops']:>8.2f} "
               f"{r['gemm_pct']:>5.1f}% {r['lb_diff']:>11.1e} {dal_lb:>11}", file=out)
     if iris is not None:
+        fe, fe_fits, fe_n_iter, fe_iter = iris["fe"]
+        sk, sk_fits, sk_n_iter, sk_iter = iris["sk"]
         print(f"W6 iris 150x4 K=3 f64, whole fit (default init, tol=1e-3): "
-              f"fastem {iris['fe'] * 1e6:.0f} us (n_iter {iris['fe_n_iter']}), "
-              f"sklearn {iris['sk'] * 1e6:.0f} us (n_iter {iris['sk_n_iter']}), "
-              f"skl/fe {iris['sk'] / iris['fe']:.1f}x; per EM iteration from a fixed start: "
-              f"fastem {iris['fe_iter_us']:.1f} us, sklearn {iris['sk_iter_us']:.1f} us "
-              f"(best of {iris['fe_fits']} / {iris['sk_fits']} fits)", file=out)
+              f"fastem {fe * 1e6:.0f} us (n_iter {fe_n_iter}), sklearn {sk * 1e6:.0f} us "
+              f"(n_iter {sk_n_iter}, {iris['sk_mode']}), skl/fe {sk / fe:.1f}x; per EM "
+              f"iteration from a fixed start: fastem {fe_iter * 1e6:.1f} us, sklearn "
+              f"{sk_iter * 1e6:.1f} us (best of {fe_fits} / {sk_fits} fits)", file=out)
     if f32 is not None:
         print(f"W7 full N={f32['n']} D={f32['d']} K={f32['k']} float32 vs float64 (fastem): "
               f"f64 {_fmt_s(f32['f64'])} s/it, f32 {_fmt_s(f32['f32'])} s/it, "
@@ -410,16 +415,24 @@ def main(argv=None, out=None):
           + " (best of 3; measured again at the end, best kept)", file=out)
     print(f"s/it = fit time / n_iter_, best of {opts.repeat}; identical initial parameters, "
           f"max_iter={opts.iters}, tol=0. Each library warmed by a short fit first (JIT compile "
-          f"excluded). sklearn: faster of BLAS threads unlimited / 1 (mode).", file=out)
+          f"excluded). sklearn: the faster of its thread pools as they are (thr=N) and limited "
+          f"to 1 (thr=1): mode.", file=out)
     out.flush()
 
-    rows = []
+    # iris first, and each data set freed after its rows: timings of small fits
+    # were seen to degrade several-fold while gigabytes of earlier data were alive.
+    iris = run_iris(opts) if "full" in opts.types else None
+    rows, f32 = [], None
     for name, (cov, *_) in WORKLOADS.items():
         if cov in opts.types:
             _, n, d, k = _shape(name, opts)
-            rows.append(run_workload(name, cov, n, d, k, dtype, opts, daal4py))
-    iris = run_iris(opts) if "full" in opts.types else None
-    f32 = run_float32(opts, rows) if "full" in opts.types else None
+            X = make_blobs(n, d, k, dtype)
+            rows.append(run_workload(name, X, cov, k, opts, daal4py))
+            del X
+            gc.collect()
+            if name == "W1":
+                f32 = run_other_dtype(rows[-1], opts)
+                gc.collect()
     # The machine's load changes during a long run: the reference is the best GEMM
     # seen at the start or the end, so %GEMM is never flattered by a slow moment.
     for name in gemm_dtypes:

@@ -23,7 +23,7 @@ import numpy as np
 
 from . import _linalg
 from ._config import CHUNK_ROWS
-from ._dask import DaskRows
+from ._dask import DaskRows, lazy_predict
 from ._validation import (_is_dask, check_array, check_finite, check_params,
                           check_sample_weight, first_nonfinite_row)
 from .mixture import GaussianMixture, _logsumexp_rows, _Params
@@ -385,14 +385,27 @@ class SemiSupervisedGaussianMixture(GaussianMixture):
                 wlp = _logsumexp_last(wlp.reshape(stop - start, n_classes, per_class))
             yield start, stop, wlp - _logsumexp_rows(wlp)[:, None]
 
+    def _lazy_class_proba(self, X):
+        """Lazy class posteriors of a dask X: component posteriors from the serial
+        per-block kernel (never the parallel one inside dask workers), summed per class."""
+        n_classes = self.classes_.shape[0]
+        per_class = self.means_.shape[0] // n_classes
+        to_class = np.repeat(np.eye(n_classes), per_class, axis=0)  # (K, n_classes)
+        component_proba = lazy_predict(self, X, "proba")
+        return component_proba.map_blocks(lambda proba: proba @ to_class, dtype=np.float64,
+                                          chunks=(X.chunks[0], (n_classes,)),
+                                          meta=np.empty((0, 0), dtype=np.float64))
+
     def predict(self, X):
         """Most probable class of each row (values of ``classes_``).
 
         A dask X gives a lazy dask array."""
         X = self._validated(X)
         if _is_dask(X):
-            return X.map_blocks(self.predict, dtype=self.classes_.dtype, drop_axis=1,
-                                meta=np.empty((0,), dtype=self.classes_.dtype))
+            classes = self.classes_
+            return self._lazy_class_proba(X).map_blocks(
+                lambda proba: classes[proba.argmax(axis=1)], dtype=classes.dtype,
+                drop_axis=1, meta=np.empty((0,), dtype=classes.dtype))
         index = np.empty(X.shape[0], dtype=np.int64)
         for start, stop, log_post in self._class_log_posterior_chunks(X):
             index[start:stop] = log_post.argmax(axis=1)
@@ -404,9 +417,7 @@ class SemiSupervisedGaussianMixture(GaussianMixture):
         A dask X gives a lazy dask array."""
         X = self._validated(X)
         if _is_dask(X):
-            return X.map_blocks(self.predict_proba, dtype=np.float64,
-                                chunks=(X.chunks[0], (self.classes_.shape[0],)),
-                                meta=np.empty((0, 0), dtype=np.float64))
+            return self._lazy_class_proba(X)
         proba = np.empty((X.shape[0], self.classes_.shape[0]))
         for start, stop, log_post in self._class_log_posterior_chunks(X):
             proba[start:stop] = np.exp(log_post)

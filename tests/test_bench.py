@@ -31,7 +31,7 @@ def test_table_has_every_workload(table):
                       ("W4", "spherical"), ("W5", "tied")):
         row = _row(table, name)
         assert cov in row and "N=2000" in row
-        assert re.search(r"blas=\S+", row)  # sklearn's faster threading mode is named
+        assert re.search(r"thr=\S+", row)  # sklearn's faster threading mode is named
         assert "skipped" in row  # --no-onedal
     assert "whole fit" in _row(table, "W6") and "us" in _row(table, "W6")
     assert "speed-up" in _row(table, "W7")
