@@ -32,7 +32,7 @@ import numpy as np
 from ._config import PARTITION_ROWS
 from ._sources import ChunkProgress, readonly
 from ._stats import Stats
-from ._validation import check_finite, check_finite_rows, first_nonfinite_row
+from ._validation import check_finite, check_finite_rows, check_min_size, first_nonfinite_row
 
 EXTRA = "fastem[dask]"
 
@@ -79,14 +79,7 @@ def check_dask_array(X, estimator_name, *, ensure_min_samples=1, name="X"):
         raise ValueError("Complex data not supported\n")
     if X.dtype.kind not in "fiub":
         raise ValueError(f"dask array {name} must have a numeric dtype, got {X.dtype}.")
-    if X.shape[0] < ensure_min_samples:
-        raise ValueError(
-            f"Found array with {X.shape[0]} sample(s) (shape={X.shape}) while a minimum "
-            f"of {ensure_min_samples} is required by {estimator_name}.")
-    if X.shape[1] < 1:
-        raise ValueError(
-            f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is "
-            f"required by {estimator_name}.")
+    check_min_size(X.shape, ensure_min_samples, estimator_name)
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
     if X.numblocks[1] > 1:

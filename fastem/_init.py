@@ -55,8 +55,10 @@ def kmeans_labels(X, n_clusters, sample_weight, random_state, max_iter=100, tol=
     labels = np.zeros(X.shape[0], dtype=np.int64)
     variances = _column_variances(X)
     threshold = tol * float(np.mean(variances))
+    # One partition: skip the thread pool (its wake-up dominates on small data).
+    lloyd_step = km.lloyd_step_serial if X.shape[0] <= PARTITION_ROWS else km.lloyd_step
     for _ in range(max_iter):
-        sums, weights, _ = km.lloyd_step(X, sample_weight, centers, labels, PARTITION_ROWS)
+        sums, weights, _ = lloyd_step(X, sample_weight, centers, labels, PARTITION_ROWS)
         new_centers = centers.copy()
         filled = weights > 0
         new_centers[filled] = sums[filled] / weights[filled, None]
@@ -64,7 +66,7 @@ def kmeans_labels(X, n_clusters, sample_weight, random_state, max_iter=100, tol=
         centers = new_centers
         if shift <= threshold:
             break
-    km.lloyd_step(X, sample_weight, centers, labels, PARTITION_ROWS)
+    lloyd_step(X, sample_weight, centers, labels, PARTITION_ROWS)
     return labels, centers
 
 

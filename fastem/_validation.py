@@ -58,14 +58,7 @@ def check_array(X, estimator_name, *, ensure_min_samples=1, name="X"):
             "single sample.")
     if X.ndim > 2:
         raise ValueError(f"Found array with dim {X.ndim}. {estimator_name} expected <= 2.")
-    if X.shape[0] < ensure_min_samples:
-        raise ValueError(
-            f"Found array with {X.shape[0]} sample(s) (shape={X.shape}) while a minimum "
-            f"of {ensure_min_samples} is required by {estimator_name}.")
-    if X.shape[1] < 1:
-        raise ValueError(
-            f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is "
-            f"required by {estimator_name}.")
+    check_min_size(X.shape, ensure_min_samples, estimator_name)
     if isinstance(X, np.memmap):
         return X  # NaN/inf: checked during the first pass (see the docstring)
     if not X.flags.c_contiguous:
@@ -116,6 +109,18 @@ def check_finite_rows(rows, offset=0, name="X", estimator_name="GaussianMixture"
     raise ValueError(
         f"Input {name} contains infinity or a value too large for "
         f"{rows.dtype!r} (first at row {row}).")
+
+
+def check_min_size(shape, ensure_min_samples, estimator_name):
+    """At least ``ensure_min_samples`` rows and one feature (scikit-learn's messages)."""
+    if shape[0] < ensure_min_samples:
+        raise ValueError(
+            f"Found array with {shape[0]} sample(s) (shape={shape}) while a minimum "
+            f"of {ensure_min_samples} is required by {estimator_name}.")
+    if shape[1] < 1:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={shape}) while a minimum of 1 is "
+            f"required by {estimator_name}.")
 
 
 def check_finite(X, name="X", estimator_name="GaussianMixture"):

@@ -53,6 +53,30 @@ def update_closest(X, point, closest_sq):
             closest_sq[i] = d
 
 
+@njit(cache=True, fastmath=FASTMATH)
+def _assign_partition(X, sample_weight, centers, labels, start, stop, sums, weights):
+    """Nearest centre of rows start..stop; adds their weighted sums and weights, returns inertia."""
+    sums[:] = 0.0
+    weights[:] = 0.0
+    inertia = 0.0
+    for i in range(start, stop):
+        x = X[i]
+        best = 0
+        best_d = np.inf
+        for c in range(centers.shape[0]):
+            d = _sq_dist(x, centers[c])
+            if d < best_d:
+                best_d = d
+                best = c
+        labels[i] = best
+        w = row_weight(sample_weight, i)
+        weights[best] += w
+        inertia += w * best_d
+        for d in range(X.shape[1]):
+            sums[best, d] += w * x[d]
+    return inertia
+
+
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
 def lloyd_step(X, sample_weight, centers, labels, part_rows):
     """Assign rows to their nearest centre; return (sums, weights, inertia) per centre."""
@@ -69,27 +93,31 @@ def lloyd_step(X, sample_weight, centers, labels, part_rows):
     for first in range(0, n_parts, n_slots):
         n_here = min(n_slots, n_parts - first)
         for slot in prange(n_here):
-            slot_sums[slot] = 0.0
-            slot_w[slot] = 0.0
-            slot_inertia[slot] = 0.0
             start = (first + slot) * part_rows
-            for i in range(start, min(n_rows, start + part_rows)):
-                x = X[i]
-                best = 0
-                best_d = np.inf
-                for c in range(n_clusters):
-                    d = _sq_dist(x, centers[c])
-                    if d < best_d:
-                        best_d = d
-                        best = c
-                labels[i] = best
-                w = row_weight(sample_weight, i)
-                slot_w[slot, best] += w
-                slot_inertia[slot] += w * best_d
-                for d in range(n_features):
-                    slot_sums[slot, best, d] += w * x[d]
+            slot_inertia[slot] = _assign_partition(
+                X, sample_weight, centers, labels, start, min(n_rows, start + part_rows),
+                slot_sums[slot], slot_w[slot])
         for slot in range(n_here):
             sums += slot_sums[slot]
             weights += slot_w[slot]
             inertia += slot_inertia[slot]
+    return sums, weights, inertia
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def lloyd_step_serial(X, sample_weight, centers, labels, part_rows):
+    """``lloyd_step`` without the thread pool (same partitions, same fold): small inputs."""
+    n_rows, n_features = X.shape
+    n_clusters = centers.shape[0]
+    part_sums = np.zeros((n_clusters, n_features))
+    part_w = np.zeros(n_clusters)
+    sums = np.zeros((n_clusters, n_features))
+    weights = np.zeros(n_clusters)
+    inertia = 0.0
+    for part in range(n_partitions(n_rows, part_rows)):
+        start = part * part_rows
+        inertia += _assign_partition(X, sample_weight, centers, labels, start,
+                                     min(n_rows, start + part_rows), part_sums, part_w)
+        sums += part_sums
+        weights += part_w
     return sums, weights, inertia
