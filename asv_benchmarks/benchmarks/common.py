@@ -37,18 +37,11 @@ else:
 @functools.lru_cache(maxsize=None)
 def blobs(dtype="float64", n_samples=N_SAMPLES, n_features=N_FEATURES,
           n_components=N_COMPONENTS):
-    """K Gaussian blobs with random full covariances; built once per process."""
-    if dtype != "float64":  # float32 rows are the float64 rows cast
-        return blobs("float64", n_samples, n_features, n_components).astype(dtype)
-    rng = np.random.default_rng(SEED)
-    centers = rng.normal(scale=4.0, size=(n_components, n_features))
-    labels = rng.integers(n_components, size=n_samples)
-    X = rng.standard_normal((n_samples, n_features))
-    for k in range(n_components):
-        a = rng.standard_normal((n_features, n_features)) / np.sqrt(n_features)
-        chol = np.linalg.cholesky(a @ a.T + 0.1 * np.eye(n_features))
-        rows = labels == k
-        X[rows] = X[rows] @ chol.T + centers[k]
+    """K Gaussian blobs with random full covariances (the side-by-side benchmark's
+    data set); built once per process."""
+    from fastem.bench import make_blobs
+
+    X = make_blobs(n_samples, n_features, n_components, dtype=dtype, seed=SEED)
     X.flags.writeable = False  # shared between benchmarks: nobody may modify it
     return X
 

@@ -97,18 +97,21 @@ def accumulate_stats(X, sample_weight, row_label, component_class, means,
     return log_lik
 
 
+@njit(cache=True, fastmath=FASTMATH)
+def _row_log_prob(x, means, prec_chol, log_norm, out_row):
+    """out_row[k] = log_norm[k] - |(x - mu_k) * prec_chol_k|^2 / 2 for one row."""
+    for k in range(means.shape[0]):
+        maha = 0.0
+        for d in range(means.shape[1]):
+            t = (x[d] - means[k, d]) * prec_chol[k, d]
+            maha += t * t
+        out_row[k] = log_norm[k] - 0.5 * maha
+
+
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
 def weighted_log_prob(X, means, prec_chol, log_norm, out):
-    n_rows = X.shape[0]
-    n_components, n_features = means.shape
-    for i in prange(n_rows):
-        x = X[i]
-        for k in range(n_components):
-            maha = 0.0
-            for d in range(n_features):
-                t = (x[d] - means[k, d]) * prec_chol[k, d]
-                maha += t * t
-            out[i, k] = log_norm[k] - 0.5 * maha
+    for i in prange(X.shape[0]):
+        _row_log_prob(X[i], means, prec_chol, log_norm, out[i])
 
 
 # Serial variants for dask blocks: a scheduler already runs blocks in parallel,
@@ -136,13 +139,5 @@ def accumulate_stats_serial(X, sample_weight, row_label, component_class, means,
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH)
 def weighted_log_prob_serial(X, means, prec_chol, log_norm, out):
-    n_rows = X.shape[0]
-    n_components, n_features = means.shape
-    for i in range(n_rows):
-        x = X[i]
-        for k in range(n_components):
-            maha = 0.0
-            for d in range(n_features):
-                t = (x[d] - means[k, d]) * prec_chol[k, d]
-                maha += t * t
-            out[i, k] = log_norm[k] - 0.5 * maha
+    for i in range(X.shape[0]):
+        _row_log_prob(X[i], means, prec_chol, log_norm, out[i])

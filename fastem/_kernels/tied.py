@@ -127,23 +127,27 @@ def accumulate_stats(X, sample_weight, row_label, component_class, means,
     return log_lik
 
 
+@njit(cache=True, fastmath=FASTMATH)
+def _row_log_prob(x, means, prec_chol, log_norm, y, out_row):
+    """out_row[k] = log_norm[k] - |(x - mu_k) U|^2 / 2 for one row (y: scratch, D)."""
+    n_components, n_features = means.shape
+    for k in range(n_components):
+        y[:] = 0.0
+        for l in range(n_features):
+            a = x[l] - means[k, l]
+            for j in range(l, n_features):
+                y[j] += a * prec_chol[l, j]
+        maha = 0.0
+        for j in range(n_features):
+            maha += y[j] * y[j]
+        out_row[k] = log_norm[k] - 0.5 * maha
+
+
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
 def weighted_log_prob(X, means, prec_chol, log_norm, out):
-    n_rows = X.shape[0]
-    n_components, n_features = means.shape
-    for i in prange(n_rows):
-        x = X[i]
-        y = np.empty(n_features)
-        for k in range(n_components):
-            y[:] = 0.0
-            for l in range(n_features):
-                a = x[l] - means[k, l]
-                for j in range(l, n_features):
-                    y[j] += a * prec_chol[l, j]
-            maha = 0.0
-            for j in range(n_features):
-                maha += y[j] * y[j]
-            out[i, k] = log_norm[k] - 0.5 * maha
+    for i in prange(X.shape[0]):
+        y = np.empty(means.shape[1])
+        _row_log_prob(X[i], means, prec_chol, log_norm, y, out[i])
 
 
 # Serial variants for dask blocks: a scheduler already runs blocks in parallel,
@@ -173,18 +177,6 @@ def accumulate_stats_serial(X, sample_weight, row_label, component_class, means,
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH)
 def weighted_log_prob_serial(X, means, prec_chol, log_norm, out):
-    n_rows = X.shape[0]
-    n_components, n_features = means.shape
-    y = np.empty(n_features)
-    for i in range(n_rows):
-        x = X[i]
-        for k in range(n_components):
-            y[:] = 0.0
-            for l in range(n_features):
-                a = x[l] - means[k, l]
-                for j in range(l, n_features):
-                    y[j] += a * prec_chol[l, j]
-            maha = 0.0
-            for j in range(n_features):
-                maha += y[j] * y[j]
-            out[i, k] = log_norm[k] - 0.5 * maha
+    y = np.empty(means.shape[1])
+    for i in range(X.shape[0]):
+        _row_log_prob(X[i], means, prec_chol, log_norm, y, out[i])
