@@ -103,3 +103,31 @@ def load_block(X, i0, n_block, xt):
     for i in range(n_block, BLOCK):
         for d in range(n_features):
             xt[d, i] = 0.0
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def add_scaled_sq_dist(xt, centre, scale, maha):
+    """maha[i] += sum_d ((xt[d, i] - centre[d]) * scale[d])^2 over a transposed block.
+
+    Four features per sweep over maha: one load/store of maha per four
+    multiply-adds (the sweep is store-bound otherwise).
+    """
+    n_features, n_cols = xt.shape
+    n_four = n_features // 4 * 4
+    for d in range(0, n_four, 4):
+        c0, c1, c2, c3 = centre[d], centre[d + 1], centre[d + 2], centre[d + 3]
+        p0, p1, p2, p3 = scale[d], scale[d + 1], scale[d + 2], scale[d + 3]
+        x0, x1, x2, x3 = xt[d], xt[d + 1], xt[d + 2], xt[d + 3]
+        for i in range(n_cols):
+            t0 = (x0[i] - c0) * p0
+            t1 = (x1[i] - c1) * p1
+            t2 = (x2[i] - c2) * p2
+            t3 = (x3[i] - c3) * p3
+            maha[i] += (t0 * t0 + t1 * t1) + (t2 * t2 + t3 * t3)
+    for d in range(n_four, n_features):
+        c = centre[d]
+        p = scale[d]
+        xd = xt[d]
+        for i in range(n_cols):
+            t = (xd[i] - c) * p
+            maha[i] += t * t

@@ -53,10 +53,25 @@ def _block_log_prob(xt, means, prec_chol, log_norm, xc, t, maha, log_prob):
         maha[:] = 0.0
         for j in range(n_features):
             t[:] = 0.0
-            for l in range(j + 1):
-                u = prec_chol[k, l, j]
+            # Four rows of U per sweep over t: one load/store of t per four FMAs
+            # (the sweep is store-bound otherwise).
+            n_four = (j + 1) // 4 * 4
+            for l in range(0, n_four, 4):
+                u0 = prec_chol[k, l, j]
+                u1 = prec_chol[k, l + 1, j]
+                u2 = prec_chol[k, l + 2, j]
+                u3 = prec_chol[k, l + 3, j]
+                x0 = xc[l]
+                x1 = xc[l + 1]
+                x2 = xc[l + 2]
+                x3 = xc[l + 3]
                 for i in range(xc.shape[1]):
-                    t[i] += u * xc[l, i]
+                    t[i] += (u0 * x0[i] + u1 * x1[i]) + (u2 * x2[i] + u3 * x3[i])
+            for l in range(n_four, j + 1):
+                u = prec_chol[k, l, j]
+                xl = xc[l]
+                for i in range(xc.shape[1]):
+                    t[i] += u * xl[i]
             for i in range(xc.shape[1]):
                 maha[i] += t[i] * t[i]
         for i in range(xc.shape[1]):

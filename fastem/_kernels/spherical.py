@@ -8,24 +8,20 @@ import numpy as np
 from numba import njit, prange
 
 from .._config import FASTMATH
-from ._common import (BLOCK, WAVE, load_block, n_partitions, normalize_row,
-                      row_label_of, row_weight)
+from ._common import (BLOCK, WAVE, add_scaled_sq_dist, load_block, n_partitions,
+                      normalize_row, row_label_of, row_weight)
 
 
 @njit(cache=True, fastmath=FASTMATH)
 def _block_log_prob(xt, means, prec_chol, log_norm, maha, log_prob):
     """log_prob[i, k] for a transposed block (features x rows); rows innermost."""
     n_components, n_features = means.shape
-    n_cols = xt.shape[1]
+    scale = np.empty(n_features)
     for k in range(n_components):
+        scale[:] = prec_chol[k]
         maha[:] = 0.0
-        for d in range(n_features):
-            m = means[k, d]
-            p = prec_chol[k]
-            for i in range(n_cols):
-                t = (xt[d, i] - m) * p
-                maha[i] += t * t
-        for i in range(n_cols):
+        add_scaled_sq_dist(xt, means[k], scale, maha)
+        for i in range(xt.shape[1]):
             log_prob[i, k] = log_norm[k] - 0.5 * maha[i]
 
 

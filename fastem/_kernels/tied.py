@@ -10,8 +10,8 @@ import numpy as np
 from numba import njit, prange
 
 from .._config import FASTMATH
-from ._common import (BLOCK, WAVE, load_block, n_partitions, normalize_row,
-                      row_label_of, row_weight)
+from ._common import (BLOCK, WAVE, add_scaled_sq_dist, load_block, n_partitions,
+                      normalize_row, row_label_of, row_weight)
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -30,13 +30,10 @@ def _block_log_prob(xt, shift, prec_chol, shifted_means_u, log_norm, yt, maha, l
             u = prec_chol[l, j]
             for i in range(n_cols):
                 yj[i] += u * xt[l, i]
+    unit = np.ones(n_features)
     for k in range(n_components):
         maha[:] = 0.0
-        for j in range(n_features):
-            b = shifted_means_u[k, j]
-            for i in range(n_cols):
-                t = yt[j, i] - b
-                maha[i] += t * t
+        add_scaled_sq_dist(yt, shifted_means_u[k], unit, maha)
         for i in range(n_cols):
             log_prob[i, k] = log_norm[k] - 0.5 * maha[i]
 
