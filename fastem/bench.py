@@ -446,9 +446,9 @@ def main(argv=None, out=None):
         f32["gemm32_pct"] = 100.0 * f32["gflops32"] / gemm["float32"]
     print("", file=out)
     print_table(rows, iris, f32, out)
-    print(f"\nGFLOP/s: fastem model flops per iteration (full 2NKD^2, diag 8NKD, spherical 4NKD, "
-          f"tied 2ND^2+4NKD) / fastem s/it; %GEMM vs numpy GEMM in the row's dtype. "
-          f"LB diff: relative difference of lower_bound_ vs sklearn.", file=out)
+    print("\nGFLOP/s: fastem model flops per iteration (full 2NKD^2, diag 8NKD, spherical 4NKD, "
+          "tied 2ND^2+4NKD) / fastem s/it; %GEMM vs numpy GEMM in the row's dtype. "
+          "LB diff: relative difference of lower_bound_ vs sklearn.", file=out)
     print(f"Both s/it include each fit's fixed cost amortised over {opts.iters} iterations; "
           f"sklearn's fit also estimates parameters from initial responsibilities and runs "
           f"a final E-step (about one extra iteration).", file=out)

@@ -1,7 +1,7 @@
 """fastem.GaussianMixture: speed, memory and fit quality per covariance type and dtype."""
 import time
 
-from .common import (BENCH_DIR, COVARIANCE_TYPES, DTYPES, ITERS, SYS_PATH_SETUP, blobs,
+from .common import (BENCH_DIR, COVARIANCE_TYPES, DTYPES, SYS_PATH_SETUP, blobs,
                      fixed_start_model, quiet_fit)
 
 from fastem import GaussianMixture  # noqa: E402 (after the import fallback in common)
