@@ -32,7 +32,8 @@ import numpy as np
 from ._config import PARTITION_ROWS
 from ._sources import ChunkProgress, readonly
 from ._stats import Stats
-from ._validation import check_finite, check_finite_rows, check_min_size, first_nonfinite_row
+from ._validation import (check_2d, check_finite, check_finite_rows, check_min_size,
+                          first_nonfinite_row)
 
 EXTRA = "fastem[dask]"
 
@@ -64,14 +65,7 @@ def check_dask_array(X, estimator_name, *, ensure_min_samples=1, name="X"):
             f"Of the dask collections, {estimator_name} takes dask.array.Array for {name}; "
             f"got {type(X).__module__}.{type(X).__name__}. Convert it, e.g. with "
             ".to_dask_array(lengths=True).")
-    if X.ndim < 2:
-        raise ValueError(
-            f"Expected 2D array, got {'scalar' if X.ndim == 0 else '1D'} array instead:\n"
-            f"array={X!r}.\nReshape your data either using array.reshape(-1, 1) if "
-            "your data has a single feature or array.reshape(1, -1) if it contains a "
-            "single sample.")
-    if X.ndim > 2:
-        raise ValueError(f"Found array with dim {X.ndim}. {estimator_name} expected <= 2.")
+    check_2d(X, estimator_name)
     if any(np.isnan(c) for c in X.chunks[0] + X.chunks[1]):
         raise ValueError(f"dask array {name} has unknown chunk sizes; call "
                          f"{name}.compute_chunk_sizes() first.")

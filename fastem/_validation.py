@@ -50,14 +50,7 @@ def check_array(X, estimator_name, *, ensure_min_samples=1, name="X"):
                 raise type(exc)(f"{name} could not be converted to float: {exc}") from None
         elif X.dtype not in (np.float32, np.float64):
             X = X.astype(np.float64)
-    if X.ndim == 0 or X.ndim == 1:
-        raise ValueError(
-            f"Expected 2D array, got {'scalar' if X.ndim == 0 else '1D'} array instead:\n"
-            f"array={X!r}.\nReshape your data either using array.reshape(-1, 1) if "
-            "your data has a single feature or array.reshape(1, -1) if it contains a "
-            "single sample.")
-    if X.ndim > 2:
-        raise ValueError(f"Found array with dim {X.ndim}. {estimator_name} expected <= 2.")
+    check_2d(X, estimator_name)
     check_min_size(X.shape, ensure_min_samples, estimator_name)
     if isinstance(X, np.memmap):
         return X  # NaN/inf: checked during the first pass (see the docstring)
@@ -109,6 +102,18 @@ def check_finite_rows(rows, offset=0, name="X", estimator_name="GaussianMixture"
     raise ValueError(
         f"Input {name} contains infinity or a value too large for "
         f"{rows.dtype!r} (first at row {row}).")
+
+
+def check_2d(X, estimator_name):
+    """X must be 2-D (scikit-learn's messages); works for NumPy and dask arrays."""
+    if X.ndim < 2:
+        raise ValueError(
+            f"Expected 2D array, got {'scalar' if X.ndim == 0 else '1D'} array instead:\n"
+            f"array={X!r}.\nReshape your data either using array.reshape(-1, 1) if "
+            "your data has a single feature or array.reshape(1, -1) if it contains a "
+            "single sample.")
+    if X.ndim > 2:
+        raise ValueError(f"Found array with dim {X.ndim}. {estimator_name} expected <= 2.")
 
 
 def check_min_size(shape, ensure_min_samples, estimator_name):
