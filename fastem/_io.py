@@ -415,6 +415,12 @@ def _build_estimator(header, members, name):
         if header.get("classes") != classes.tolist():
             fail("classes_ does not match the header")
 
+    if "feature_names_in_" in values:  # scikit-learn keeps them as an object array
+        names = values["feature_names_in_"]
+        if not (isinstance(names, np.ndarray) and names.dtype.kind == "U"
+                and names.shape == (d,)):
+            fail(f"feature_names_in_ must hold {d} strings")
+        values["feature_names_in_"] = names.astype(object)
     for attr, value in values.items():
         setattr(estimator, attr, value)
     estimator.precisions_ = _linalg.precisions_from_cholesky(

@@ -242,8 +242,11 @@ def _as_float_array(a, name):
     a = np.asarray(a)
     if a.dtype not in (np.float32, np.float64):
         a = a.astype(np.float64)
+    if np.isnan(a).any():
+        raise ValueError(f"Input contains NaN. (fastem: in the parameter '{name}'.)")
     if not np.isfinite(a).all():
-        raise ValueError(f"The parameter '{name}' contains NaN or infinity.")
+        raise ValueError(f"Input contains infinity or a value too large for {a.dtype!r}. "
+                         f"(fastem: in the parameter '{name}'.)")
     return a
 
 

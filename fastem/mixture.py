@@ -518,13 +518,10 @@ class GaussianMixture:
         n_components = self.n_components
         if self.init_params == "random":
             return self._initial_from_soft_responsibilities(X, sample_weight, random_state)
-        scatter_weight = None
         if self.init_params == "kmeans":
             labels, centers = kmeans_labels(X, n_components, sample_weight, random_state)
             weights_rows = sample_weight
         else:
-            if self.covariance_type == "tied":
-                scatter_weight = sample_weight
             if self.init_params == "k-means++":
                 seeds = kmeans_plusplus(X, n_components, sample_weight, random_state)
             else:  # random_from_data: distinct rows among those that count (weight > 0),
@@ -543,28 +540,31 @@ class GaussianMixture:
             weights_rows[seeds] = 1.0
             centers = X[seeds].astype(np.float64)
         nk, means, covariances = self._hard_assignment_moments(
-            X, weights_rows, labels, centers, scatter_weight)
+            X, weights_rows, labels, centers)
+        if self.covariance_type == "tied" and self.init_params != "kmeans":
+            # scikit-learn's tied M-step, (X^T X - sum_k nk' m_k m_k^T) / sum nk', takes
+            # X^T X over every row: from seed rows that is not the seeds' scatter.
+            d = X.shape[1]
+            gram = np.zeros((d, d))
+            for start in range(0, n_samples, PARTITION_ROWS):
+                rows = np.asarray(X[start:start + PARTITION_ROWS], dtype=np.float64)
+                weighted = (rows if sample_weight.shape[0] == 0
+                            else rows * sample_weight[start:start + PARTITION_ROWS, None])
+                gram += weighted.T @ rows
+            covariances = (gram - (means.T * nk) @ means) / nk.sum()
+            covariances[np.arange(d), np.arange(d)] += self.reg_covar
         total = float(sample_weight.sum()) if sample_weight.shape[0] else float(n_samples)
         return nk / total, means, covariances
 
-    def _hard_assignment_moments(self, X, sample_weight, labels, centers,
-                                 scatter_weight=None):
-        """(nk', means, covariances) of rows assigned to components by ``labels``.
-
-        ``scatter_weight`` (tied only; empty: all ones): take the tied scatter
-        over every row with these weights instead of the assigned rows only.
-        """
+    def _hard_assignment_moments(self, X, sample_weight, labels, centers):
+        """(nk', means, covariances) of rows assigned to components by ``labels``."""
         k, d = centers.shape
         identity = {"full": np.broadcast_to(np.eye(d), (k, d, d)), "tied": np.eye(d),
                     "diag": np.ones((k, d)), "spherical": np.ones(k)}[self.covariance_type]
         start = _Params(np.full(k, 1.0 / k), centers, None,
                         np.ascontiguousarray(identity), self.covariance_type)
-        kernels = _kernel_module(self.covariance_type)
-        components = np.arange(k, dtype=np.int64)
-        stats = self._em_pass(kernels, X, start, sample_weight, labels, components)
-        if scatter_weight is not None:
-            # The tied s2 is sum w (x - c)(x - c)^T whatever the responsibilities.
-            stats.s2 = self._em_pass(kernels, X, start, scatter_weight, labels, components).s2
+        stats = self._em_pass(_kernel_module(self.covariance_type), X, start, sample_weight,
+                              labels, np.arange(k, dtype=np.int64))
         return m_step(stats, centers, start.shift(), self.covariance_type, self.reg_covar)
 
     def _initial_from_soft_responsibilities(self, X, sample_weight, random_state):
@@ -715,17 +715,20 @@ class GaussianMixture:
             raise ValueError("Invalid value for 'n_samples': %r . The sampling requires at "
                              "least one sample." % (n_samples,))
         rng = check_random_state(self.random_state)
-        counts = rng.multinomial(n_samples, self.weights_)
-        d = self.means_.shape[1]
+        # float64 parameters (as scikit-learn's float64 output): numpy's positive
+        # semi-definiteness check is too strict for float32-rounded covariances.
+        params = self._current_parameters()
+        counts = rng.multinomial(n_samples, params.weights)
+        d = params.means.shape[1]
         if self.covariance_type == "full":
             parts = [rng.multivariate_normal(mean, cov, int(c))
-                     for mean, cov, c in zip(self.means_, self.covariances_, counts)]
+                     for mean, cov, c in zip(params.means, params.covariances, counts)]
         elif self.covariance_type == "tied":
-            parts = [rng.multivariate_normal(mean, self.covariances_, int(c))
-                     for mean, c in zip(self.means_, counts)]
+            parts = [rng.multivariate_normal(mean, params.covariances, int(c))
+                     for mean, c in zip(params.means, counts)]
         else:
             parts = [mean + rng.standard_normal(size=(int(c), d)) * np.sqrt(cov)
-                     for mean, cov, c in zip(self.means_, self.covariances_, counts)]
+                     for mean, cov, c in zip(params.means, params.covariances, counts)]
         X = np.vstack(parts)
         y = np.concatenate([np.full(int(c), j, dtype=int) for j, c in enumerate(counts)])
         return X, y
