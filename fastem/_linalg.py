@@ -29,14 +29,14 @@ FLOAT32_ADVICE = (" The numerical accuracy can also be improved by passing float
 def _singular_error(components, covariance_type, reg_covar, dtype):
     message = SINGULAR_MESSAGE + (FLOAT32_ADVICE if dtype == np.float32 else "")
     if covariance_type == "tied":
-        where = "The shared (tied) covariance is the one"
+        where = "the shared (tied) covariance"
     else:
-        where = f"Component(s) {', '.join(str(k) for k in components)}"
+        where = f"component(s) {', '.join(str(k) for k in components)}"
     simpler = {"full": ["'diag'", "'spherical'"], "tied": ["'diag'", "'spherical'"],
                "diag": ["'spherical'"], "spherical": []}[covariance_type]
-    message += (f" {where} affected; reg_covar is now {reg_covar:g}"
+    message += (f" (fastem: ill-defined: {where}; reg_covar is now {reg_covar:g}"
                 + (f"; a simpler covariance_type ({' or '.join(simpler)}) needs fewer rows "
-                   "per component." if simpler else "."))
+                   "per component.)" if simpler else ".)"))
     return ValueError(message)
 
 

@@ -12,8 +12,9 @@ Centring on the current means (or shift c) keeps the sums exact for data far
 from the origin. The new mean is scikit-learn's ``sum w r x / nk'`` with
 nk' = nk + 10 eps (its guard against empty components), i.e.
 ``m = mu nk / nk' + s1 / nk'``: an empty component's mean becomes 0, as in
-scikit-learn, and a one-row component's covariance is the tiny positive
-``nk delta delta^T / nk'`` that scikit-learn gets, not 0. With delta = m - mu:
+scikit-learn, and a one-row component's mean moves by the few ulps that give
+it scikit-learn's tiny positive covariance instead of 0. With delta = m - mu
+(the covariance is stationary in delta, so rounding of m barely matters):
 ``sum w r (x - m)(x - m)^T = s2 - s1 delta^T - delta s1^T + nk delta delta^T``.
 """
 import numpy as np
@@ -53,10 +54,10 @@ def m_step(stats, means, shift, covariance_type, reg_covar):
     nk_safe = nk + EPS10
     s1 = stats.s1
     centre = shift[None, :] if covariance_type == "tied" else means
-    # delta = new mean - centre, computed without cancelling two large numbers;
-    # the means as nk/nk' * centre + s1/nk', exactly 0 for an empty component.
-    delta = (s1 - centre * EPS10) / nk_safe[:, None]
     new_means = centre * (nk / nk_safe)[:, None] + s1 / nk_safe[:, None]
+    # The scatter around the stored means, as scikit-learn's: the 10 eps moves a
+    # mean only where it is representable (nk of a few rows at most).
+    delta = new_means - centre
     n_features = means.shape[1]
     if covariance_type == "full":
         s2 = np.triu(stats.s2) + np.swapaxes(np.triu(stats.s2, 1), 1, 2)

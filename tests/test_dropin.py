@@ -205,7 +205,7 @@ def test_ill_defined_covariance_names_components_and_reg_covar():
     X = np.repeat(np.arange(6.0)[:, None] * [1.0, 2.0], 10, axis=0)
     model = fastem.GaussianMixture(6, reg_covar=0.0, covariance_type="full",
                                    means_init=np.arange(6.0)[:, None] * [1.0, 2.0])
-    with pytest.raises(ValueError, match=r"Component\(s\) [0-5, ]+ affected; "
+    with pytest.raises(ValueError, match=r"\(fastem: ill-defined: component\(s\) [0-5, ]+; "
                                          r"reg_covar is now 0; a simpler covariance_type"):
         model.fit(X)
 

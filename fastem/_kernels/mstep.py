@@ -53,8 +53,8 @@ def _mean_shift(nk, nk_safe, s1, centres, new_means):
     delta = np.empty((n_components, n_features))
     for k in range(n_components):
         for d in range(n_features):
-            delta[k, d] = (s1[k, d] - centres[k, d] * EPS10) / nk_safe[k]
             new_means[k, d] = centres[k, d] * (nk[k] / nk_safe[k]) + s1[k, d] / nk_safe[k]
+            delta[k, d] = new_means[k, d] - centres[k, d]
     return delta
 
 
