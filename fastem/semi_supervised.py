@@ -371,7 +371,7 @@ class SemiSupervisedGaussianMixture(GaussianMixture):
             _label_text(classes[c]) for c in np.unique(np.flatnonzero(short) // per_class)))
         warnings.warn(
             f"Too few labelled rows to estimate the '{ctype}' covariance of {which} "
-            f"(at least {needed} per {'fit' if ctype == 'tied' else 'component'}): its "
+            f"(at least {needed} {'in all' if ctype == 'tied' else 'per component'}): its "
             "start was shrunk towards the per-feature variance of all rows, "
             f"(n S + {needed} T) / (n + {needed}); EM then estimates it from all rows. "
             "Label more rows to start from the labelled rows' own covariance.",
