@@ -160,6 +160,9 @@ class GaussianMixture:
 
     Attributes
     ----------
+    Fitted arrays and bounds have X's dtype (float32 in, float32 out, as in
+    scikit-learn >= 1.7); EM itself runs on float64 statistics.
+
     weights_ : ndarray of shape (n_components,)
     means_ : ndarray of shape (n_components, n_features)
     covariances_ : ndarray
@@ -175,6 +178,14 @@ class GaussianMixture:
     lower_bounds_ : list of float
         That value at every iteration of the best fit.
     n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features,)
+        Column names of a pandas (or polars) DataFrame X, when all are strings.
+
+    Notes
+    -----
+    No metadata routing (``get_metadata_routing``): scikit-learn's
+    meta-estimators route no metadata (e.g. ``sample_weight``) to fastem.
+    ``_repr_html_`` shows scikit-learn's estimator diagram when it is installed.
 
     Examples
     --------

@@ -404,3 +404,22 @@ def test_metadata_routing_requests_nothing():
     assert not hasattr(fastem.GaussianMixture(), "get_metadata_routing")
     routing = get_routing_for_object(fastem.GaussianMixture())
     assert not routing.consumes("fit", ["sample_weight"])
+
+
+def test_float32_outputs_of_dask_and_semi_supervised_follow_the_same_rule():
+    """Lazy dask outputs and the semi-supervised classifier use scikit-learn's rule too:
+    float32 only for float32 X and a float32 model."""
+    da = pytest.importorskip("dask.array")
+    X = blobs().astype(np.float32)
+    model = fastem.GaussianMixture(3, random_state=0).fit(X)
+    lazy = model.predict_proba(da.from_array(X, chunks=(100, 3)))
+    assert lazy.dtype == np.float32
+    np.testing.assert_array_equal(lazy.compute(), model.predict_proba(X))
+    assert model.score_samples(da.from_array(X.astype(np.float64), chunks=(100, 3))).dtype \
+        == np.float64
+    y = np.full(X.shape[0], -1)
+    y[:5], y[-5:] = 0, 1
+    semi = fastem.SemiSupervisedGaussianMixture(covariance_type="diag").fit(X, y)
+    assert semi.means_.dtype == semi.class_means_.dtype == np.float32
+    assert semi.predict_proba(X).dtype == np.float32
+    assert semi.predict_proba(X.astype(np.float64)).dtype == np.float64
