@@ -273,8 +273,8 @@ def check_n_features(est, X):
 def _get_feature_names(X):
     """Column names of a pandas or polars DataFrame (object array) when they are all
     strings, else None: scikit-learn's ``_get_feature_names`` without narwhals."""
-    if type(X).__module__.split(".")[0] not in ("pandas", "polars", "modin") \
-            or not hasattr(X, "columns") or X.ndim != 2:
+    if (type(X).__module__.split(".")[0] not in ("pandas", "polars", "modin")
+            or not hasattr(X, "columns")):  # a DataFrame (a Series has no columns)
         return None
     feature_names = np.asarray(list(X.columns), dtype=object)
     if len(feature_names) == 0:
