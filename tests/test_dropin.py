@@ -423,3 +423,19 @@ def test_float32_outputs_of_dask_and_semi_supervised_follow_the_same_rule():
     assert semi.means_.dtype == semi.class_means_.dtype == np.float32
     assert semi.predict_proba(X).dtype == np.float32
     assert semi.predict_proba(X.astype(np.float64)).dtype == np.float64
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_float32_model_saves_and_loads_as_float32(tmp_path, covariance_type):
+    X = blobs().astype(np.float32)
+    model = fastem.GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
+    model.save(tmp_path / "model.npz")
+    loaded = fastem.load(tmp_path / "model.npz")
+    for name in FITTED:
+        assert getattr(loaded, name).dtype == np.float32, name
+        np.testing.assert_array_equal(getattr(loaded, name) if name != "precisions_"
+                                      else loaded.precisions_cholesky_,
+                                      getattr(model, name) if name != "precisions_"
+                                      else model.precisions_cholesky_)
+    np.testing.assert_allclose(loaded.precisions_, model.precisions_, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
