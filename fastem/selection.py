@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 
 from ._validation import COVARIANCE_TYPES, check_params
-from .exceptions import ConvergenceWarning
+from .exceptions import ConvergenceWarning, sklearn_compatible
 from .mixture import GaussianMixture
 
 CRITERIA = ("bic", "aic")
@@ -248,7 +248,7 @@ def select_model(X, n_components=range(1, 10),
         warnings.warn(f"{len(not_converged)} of {len(grid)} fits did not converge "
                       f"(n_components, covariance_type): {cells}. Increase max_iter or "
                       "tol; result.table['converged'] marks them.",
-                      ConvergenceWarning, stacklevel=2)
+                      sklearn_compatible(ConvergenceWarning), stacklevel=2)
     return ModelSelectionResult(table, models, criterion)
 
 
