@@ -30,7 +30,7 @@ import importlib
 import numpy as np
 
 from . import _parallel
-from ._sources import ChunkProgress, readonly
+from ._sources import ChunkProgress
 from ._stats import Stats
 from ._validation import (check_2d, check_finite, check_finite_rows, check_min_size,
                           first_nonfinite_row)
@@ -173,15 +173,10 @@ def _block_stats(block, sample_weight, row_label, start, shared, check_rows):
         if bad >= 0:
             return stats, start + bad
     kernels = importlib.import_module(f"fastem._kernels.{covariance_type}")
-    # One array type per dtype whatever the transport did to the flags: big
-    # arrays as read-only views, the small parameters as fresh writable copies.
-    _parallel.accumulate_stats(
-        kernels.accumulate_stats,
-        readonly(np.ascontiguousarray(block)),
-        readonly(np.ascontiguousarray(sample_weight, dtype=np.float64)),
-        readonly(np.ascontiguousarray(row_label, dtype=np.int64)),
-        np.array(component_class, dtype=np.int64), np.array(means), np.array(prec_chol),
-        np.array(log_norm), np.array(shift), stats, threads=1)
+    # On the worker's own thread (threads=1): the scheduler runs blocks side by side.
+    _parallel.accumulate_stats(kernels.accumulate_stats, block, sample_weight, row_label,
+                               component_class, means, prec_chol, log_norm, shift, stats,
+                               threads=1)
     return stats, -1
 
 
@@ -251,9 +246,8 @@ def _block_predict(block, shared=None, kind=None, block_info=None):
     check_finite_rows(block, start, "X", estimator_name)
     kernels = importlib.import_module(f"fastem._kernels.{covariance_type}")
     wlp = np.empty((block.shape[0], means.shape[0]))
-    _parallel.weighted_log_prob(kernels.weighted_log_prob, readonly(np.ascontiguousarray(block)),
-                                np.array(means), np.array(prec_chol), np.array(log_norm), wlp,
-                                threads=1)
+    _parallel.weighted_log_prob(kernels.weighted_log_prob, block, means, prec_chol, log_norm,
+                                wlp, threads=1)
     if kind == "labels":
         return wlp.argmax(axis=1).astype(np.int64)
     log_density = _logsumexp_rows(wlp)

@@ -6,7 +6,6 @@ kernels, with the estimator's RandomState, and needs no scikit-learn.
 import numpy as np
 
 from . import _parallel
-from ._sources import readonly
 
 
 def _kernels():
@@ -22,6 +21,7 @@ def _weights_of(sample_weight, start, stop):
 def update_closest(X, point, closest_sq):
     """closest_sq = min(closest_sq, squared distance to point), partition by partition."""
     km = _kernels()
+    point = _parallel.params_array(point)
     _parallel.run_partitions(X.shape[0], lambda start, stop: km.update_closest(
         X[start:stop], point, closest_sq[start:stop]))
 
@@ -29,6 +29,8 @@ def update_closest(X, point, closest_sq):
 def candidate_potentials(X, sample_weight, closest_sq, candidates):
     """k-means++ potential of each candidate row, partition sums folded in order."""
     km = _kernels()
+    sample_weight = _parallel.rows_view(sample_weight, np.float64)
+    candidates = _parallel.params_array(candidates)
     pot = np.zeros(candidates.shape[0])
 
     def work(start, stop):
@@ -47,6 +49,8 @@ def candidate_potentials(X, sample_weight, closest_sq, candidates):
 def lloyd_step(X, sample_weight, centers, labels):
     """Assign rows to their nearest centre (into labels); (sums, weights) per centre."""
     km = _kernels()
+    sample_weight = _parallel.rows_view(sample_weight, np.float64)
+    centers = _parallel.params_array(centers)
     sums = np.zeros(centers.shape)
     weights = np.zeros(centers.shape[0])
 
@@ -70,7 +74,7 @@ def kmeans_plusplus(X, n_clusters, sample_weight, random_state):
 
     Returns the indices of the chosen rows.
     """
-    X = readonly(X)  # one compiled specialisation per dtype, whatever the caller's flags
+    X = _parallel.rows_view(X)  # one compiled specialisation per dtype, whatever the flags
     n_samples = X.shape[0]
     w = np.ones(n_samples) if sample_weight.shape[0] == 0 else sample_weight
     n_local_trials = 2 + int(np.log(n_clusters))
@@ -98,7 +102,7 @@ def kmeans_labels(X, n_clusters, sample_weight, random_state, max_iter=100, tol=
     Stops when the squared centre shift falls below ``tol`` times the mean
     feature variance (scikit-learn's rule). Empty clusters keep their centre.
     """
-    X = readonly(X)
+    X = _parallel.rows_view(X)
     centers = X[kmeans_plusplus(X, n_clusters, sample_weight, random_state)].astype(np.float64)
     labels = np.zeros(X.shape[0], dtype=np.int64)
     variances = _column_variances(X)

@@ -173,17 +173,37 @@ def run_partitions(n_rows, work, fold=None, threads=None):
                 future.exception()  # waits (blocking) for a running task to end
 
 
+def rows_view(a, dtype=None):
+    """Per-row input (X, weights, labels) as a C-contiguous read-only view, and small
+    parameters as C-contiguous writable arrays (``params_array``): each kernel then
+    sees one array type per dtype, whatever the caller's flags (one compiled variant)."""
+    view = np.ascontiguousarray(a, dtype=dtype).view(np.ndarray)
+    view.flags.writeable = False
+    return view
+
+
+def params_array(a, dtype=np.float64):
+    a = np.ascontiguousarray(a, dtype=dtype)
+    return a if a.flags.writeable else a.copy()
+
+
 def accumulate_stats(kernel, X, sample_weight, row_label, component_class, means,
                      prec_chol, log_norm, shift, stats, threads=None):
     """Add the statistics of X's rows onto ``stats`` (nk, s1, s2, log_lik), partition
     by partition, folded in partition order. X, sample_weight and row_label are
-    checked, contiguous arrays of X's rows (weights and labels may be empty)."""
+    checked arrays of X's rows (weights and labels may be empty: all ones, none known)."""
+    X = rows_view(X)
+    sample_weight = rows_view(sample_weight, np.float64)
+    row_label = rows_view(row_label, np.int64)
+    params = (params_array(component_class, np.int64), params_array(means),
+              params_array(prec_chol), params_array(log_norm), params_array(shift))
+
     def work(start, stop):
         nk, s1, s2 = np.empty_like(stats.nk), np.empty_like(stats.s1), np.empty_like(stats.s2)
         log_lik = kernel(X[start:stop],
                          sample_weight[start:stop] if sample_weight.shape[0] else sample_weight,
                          row_label[start:stop] if row_label.shape[0] else row_label,
-                         component_class, means, prec_chol, log_norm, shift, nk, s1, s2)
+                         *params, nk, s1, s2)
         return log_lik, nk, s1, s2
 
     def fold(result):
@@ -197,8 +217,12 @@ def accumulate_stats(kernel, X, sample_weight, row_label, component_class, means
 
 
 def weighted_log_prob(kernel, X, means, prec_chol, log_norm, out, threads=None):
-    """out[i, k] = log w_k + log N(x_i | k) for every row; each partition writes its slice."""
+    """out[i, k] = log w_k + log N(x_i | k) for every row; each partition writes its slice
+    (out: a C-contiguous float64 array of X's rows)."""
+    X = rows_view(X)
+    params = (params_array(means), params_array(prec_chol), params_array(log_norm))
+
     def work(start, stop):
-        kernel(X[start:stop], means, prec_chol, log_norm, out[start:stop])
+        kernel(X[start:stop], *params, out[start:stop])
 
     run_partitions(X.shape[0], work, None, threads)
