@@ -129,18 +129,14 @@ def _accumulate_component(X, i0, n_block, wk, mean, xd, nk, s1k, s2k, k):
 @njit(nogil=True, cache=True, fastmath=FASTMATH)
 def accumulate_stats(X, sample_weight, row_label, component_class, means,
                      prec_chol, log_norm, shift, nk, s1, s2):
-    n_components, n_features = means.shape
-    # Accumulate into fresh arrays: LLVM then knows they alias no input (the
-    # moment update vectorises without runtime alias checks).
-    local_nk = np.zeros(n_components)
-    local_s1 = np.zeros((n_components, n_features))
-    local_s2 = np.zeros((n_components, n_features, n_features))
-    log_lik = _accumulate(X, sample_weight, row_label, component_class, means, prec_chol,
-                          log_norm, local_nk, local_s1, local_s2)
-    nk[:] = local_nk
-    s1[:] = local_s1
-    s2[:] = local_s2
-    return log_lik
+    nk[:] = 0.0
+    s1[:] = 0.0
+    s2[:] = 0.0
+    # The pass lives in a helper: measured about 10 % faster than the same loops
+    # written here (LLVM optimises the call as it did the old per-partition
+    # helper), for under a second more compile time.
+    return _accumulate(X, sample_weight, row_label, component_class, means, prec_chol,
+                       log_norm, nk, s1, s2)
 
 
 @njit(cache=True, fastmath=FASTMATH)
