@@ -8,8 +8,8 @@ block and persisted once (``DaskRows``): into the workers' memory with a
 ``dask.distributed`` Client, into this process with the local schedulers.
 Every EM iteration is then one graph: the serial, nogil Numba statistics
 kernel (``accumulate_stats``, run over the block's partitions on the worker's
-own thread: no thread pool inside a scheduler's threads) maps over the blocks, the per-block statistics
-are summed by a tree of ``_merge_stats`` tasks (SPLIT_EVERY children per node),
+own thread: no thread pool inside a scheduler's threads) maps over the
+blocks, the per-block statistics are summed by a tree of ``_merge_stats`` tasks (SPLIT_EVERY children per node),
 and one ``compute`` returns the totals. The driver does the M-step; the next
 graph carries the new parameters as one shared task, which the scheduler
 sends to the workers (the broadcast). Inside a block the kernel folds the
@@ -22,8 +22,9 @@ Initialisation runs in the driver on at most ``init_max_samples`` rows (see
 else a uniform random subsample gathered from the blocks; k-means is
 k-means++ seeding plus Lloyd on those rows (not k-means||).
 
-Predict. ``predict``/``predict_proba``/``score_samples`` map the serial
-``weighted_log_prob`` kernel (on the worker's own thread) over the blocks and return lazy dask arrays.
+Predict. ``predict``/``predict_proba``/``score_samples`` map the
+``weighted_log_prob`` kernel (on the worker's own thread) over the blocks and
+return lazy dask arrays.
 """
 import importlib
 

@@ -135,7 +135,8 @@ def select_model(X, n_components=range(1, 10),
 
     Fits run one after the other in this process; each runs on fastem's
     thread pool (``fastem.get_num_threads()`` threads, set with
-    ``fastem.set_num_threads`` or ``FASTEM_NUM_THREADS``). A fit that fails (for instance a singular covariance) is
+    ``fastem.set_num_threads`` or ``FASTEM_NUM_THREADS``). A fit that fails
+    (for instance a singular covariance) is
     recorded in the table with its reason instead of stopping the grid.
 
     Parameters

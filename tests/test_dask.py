@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastem
-from conftest import COVARIANCE_TYPES, JIT_DISABLED, quiet_convergence, run_python
+from conftest import COVARIANCE_TYPES, quiet_convergence, run_python
 from fastem._config import PARTITION_ROWS
 
 dask = pytest.importorskip("dask")
