@@ -9,10 +9,11 @@ block and persisted once (``DaskRows``): into the workers' memory with a
 Every EM iteration is then one graph: the serial, nogil Numba statistics
 kernel (``accumulate_stats``, run over the block's partitions on the worker's
 own thread: no thread pool inside a scheduler's threads) maps over the
-blocks, the per-block statistics are summed by a tree of ``_merge_stats`` tasks (SPLIT_EVERY children per node),
-and one ``compute`` returns the totals. The driver does the M-step; the next
-graph carries the new parameters as one shared task, which the scheduler
-sends to the workers (the broadcast). Inside a block the kernel folds the
+blocks, the per-block statistics are summed by a tree of ``_merge_stats``
+tasks (SPLIT_EVERY children per node), and one ``compute`` returns the
+totals. The driver does the M-step; the next graph carries the new
+parameters as one shared task, which the scheduler sends to the workers (the
+broadcast). Inside a block the kernel folds the
 same fixed row partitions as the in-memory pass; only the order in which
 partitions and blocks are added differs, so a fit matches the in-memory fit
 to rounding (about 1e-16 relative per pass), whatever the chunking.
