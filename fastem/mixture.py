@@ -18,8 +18,7 @@ import warnings
 
 import numpy as np
 
-from . import _linalg
-from ._config import PARTITION_ROWS
+from . import _linalg, _parallel
 from ._dask import DaskRows, lazy_predict
 from ._init import kmeans_labels, kmeans_plusplus, random_resp_stats, subsample_indices
 from ._sources import ChunkProgress, n_chunks_of, readonly, row_chunks
@@ -408,16 +407,11 @@ class GaussianMixture:
         for index, (start, stop, rows) in enumerate(row_chunks(X, self.chunk_size)):
             if check_rows:
                 check_finite_rows(rows, start, "X", type(self).__name__)
-            # One partition: the serial kernel gives the same sums without the
-            # cost of waking the thread pool (most of an iteration on small data).
-            accumulate = (kernels.accumulate_stats_serial if rows.shape[0] <= PARTITION_ROWS
-                          else kernels.accumulate_stats)
-            stats.log_lik = accumulate(
-                rows,
+            _parallel.accumulate_stats(
+                kernels.accumulate_stats, rows,
                 sample_weight[start:stop] if sample_weight.shape[0] else _EMPTY_WEIGHTS,
                 row_label[start:stop] if row_label.shape[0] else _EMPTY_LABELS,
-                component_class, params.means, params.prec_chol, log_norm, shift,
-                PARTITION_ROWS, stats.log_lik, stats.nk, stats.s1, stats.s2)
+                component_class, params.means, params.prec_chol, log_norm, shift, stats)
             progress.update(stop, index + 1, n_chunks)
         return stats
 
@@ -653,7 +647,8 @@ class GaussianMixture:
             if check:
                 check_finite_rows(rows, start, "X", type(self).__name__)
             out = np.empty((stop - start, params.means.shape[0]))
-            kernels.weighted_log_prob(rows, params.means, params.prec_chol, log_norm, out)
+            _parallel.weighted_log_prob(kernels.weighted_log_prob, rows, params.means,
+                                        params.prec_chol, log_norm, out)
             yield start, stop, out
             progress.update(stop, index + 1, n_chunks)
 

@@ -399,8 +399,8 @@ class SemiSupervisedGaussianMixture(GaussianMixture):
             yield start, stop, wlp - _logsumexp_rows(wlp)[:, None]
 
     def _lazy_class_proba(self, X):
-        """Lazy class posteriors of a dask X: component posteriors from the serial
-        per-block kernel (never the parallel one inside dask workers), summed per class."""
+        """Lazy class posteriors of a dask X: component posteriors from the kernel run
+        per block on the worker's thread (no thread pool inside dask workers), summed per class."""
         n_classes = self.classes_.shape[0]
         per_class = self.means_.shape[0] // n_classes
         to_class = np.repeat(np.eye(n_classes), per_class, axis=0)  # (K, n_classes)
