@@ -121,3 +121,24 @@ def add_scaled_sq_dist(xt, centre, scale, maha):
         for i in range(n_cols):
             t = (xd[i] - c) * p
             maha[i] += t * t
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def centre_block(xt, mean, xc):
+    """xc[d, i] = xt[d, i] - mean[d] for a transposed block (features x BLOCK rows).
+
+    The subtraction is in float64 (exact enough for data far from the origin),
+    then rounded to xc's dtype: the working dtype, X's.
+    """
+    for d in range(xt.shape[0]):
+        m = mean[d]
+        for i in range(BLOCK):
+            xc[d, i] = xt[d, i] - m
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def negligible_weight(dtype):
+    """Moment weights below this would make subnormal products in dtype (100x slower,
+    often in float32); such weights count in nk only: their moments are far below
+    the rounding of any total."""
+    return np.sqrt(np.finfo(dtype).tiny)

@@ -9,7 +9,8 @@ import numpy as np
 from numba import njit
 
 from .._config import FASTMATH
-from ._common import BLOCK, load_block, normalize_row, row_label_of, row_weight
+from ._common import (BLOCK, centre_block, load_block, negligible_weight, normalize_row,
+                      row_label_of, row_weight)
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -29,19 +30,6 @@ def _centre_and_log_prob(x, means, prec_chol, log_norm, xc, y, log_prob):
         for d in range(n_features):
             maha += y[d] * y[d]
         log_prob[k] = log_norm[k] - 0.5 * maha
-
-
-@njit(cache=True, fastmath=FASTMATH)
-def _centre_block(xt, mean, xc):
-    """xc[d, i] = xt[d, i] - mean[d] for a transposed block (features x rows).
-
-    The subtraction is in float64 (exact enough for data far from the origin),
-    then rounded to xc's dtype (the working dtype, X's).
-    """
-    for d in range(xt.shape[0]):
-        m = mean[d]
-        for i in range(BLOCK):
-            xc[d, i] = xt[d, i] - m
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -213,16 +201,13 @@ def _accumulate(X, sample_weight, row_label, component_class, means, prec_chol, 
     active = np.empty(BLOCK, np.int64)
     wx = np.zeros((n_padded, QUEUE), work)
     s2_padded = np.zeros((n_components, n_padded, n_padded))
-    # Smaller weights would make subnormal products (100x slower, often in
-    # float32); their moments are far below the rounding of any total, so they
-    # count in nk only.
-    negligible = np.sqrt(np.finfo(work).tiny)
+    negligible = negligible_weight(work)
     log_lik = 0.0
     for i0 in range(0, n_rows, BLOCK):
         n_block = min(BLOCK, n_rows - i0)
         load_block(X, i0, n_block, xt)
         for k in range(n_components):
-            _centre_block(xt, means[k], xc[k])
+            centre_block(xt, means[k], xc[k])
             _block_maha(xc[k], prec_chol_w[k], t, maha)
             for i in range(BLOCK):
                 log_prob[i, k] = log_norm[k] - 0.5 * maha[i]
