@@ -122,7 +122,7 @@ def _add_moments(qx, qw, n_rows, wx, s1k, s2k):
             _add_tile_row(s2k[l0 + 3], j0, c30, c31, c32, c33, c34, c35, c36, c37)
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(cache=True, fastmath=FASTMATH)
 def _add_tile_row(row, j0, c0, c1, c2, c3, c4, c5, c6, c7):
     row[j0] += c0
     row[j0 + 1] += c1
@@ -187,7 +187,10 @@ def _accumulate(X, sample_weight, row_label, component_class, means, prec_chol, 
     work = X.dtype
     # U and the centred blocks padded with zero features: tiles need no remainders.
     prec_chol_w = np.zeros((n_components, n_padded, n_padded), work)
-    prec_chol_w[:, :n_features, :n_features] = prec_chol
+    for k in range(n_components):
+        for l in range(n_features):
+            for j in range(n_features):
+                prec_chol_w[k, l, j] = prec_chol[k, l, j]
     xt = np.empty((n_features, BLOCK))
     xc = np.zeros((n_components, n_padded, BLOCK), work)
     t = np.empty((4, BLOCK), work)
@@ -201,7 +204,7 @@ def _accumulate(X, sample_weight, row_label, component_class, means, prec_chol, 
     active = np.empty(BLOCK, np.int64)
     wx = np.zeros((n_padded, QUEUE), work)
     s2_padded = np.zeros((n_components, n_padded, n_padded))
-    negligible = negligible_weight(work)
+    negligible = negligible_weight(X)
     log_lik = 0.0
     for i0 in range(0, n_rows, BLOCK):
         n_block = min(BLOCK, n_rows - i0)
@@ -229,7 +232,10 @@ def _accumulate(X, sample_weight, row_label, component_class, means, prec_chol, 
     for k in range(n_components):
         if queue_n[k] > 0:
             _add_moments(queue_x[k], queue_w[k], queue_n[k], wx, s1[k], s2_padded[k])
-    s2[:] = s2_padded[:, :n_features, :n_features]
+    for k in range(n_components):
+        for l in range(n_features):
+            for j in range(n_features):
+                s2[k, l, j] = s2_padded[k, l, j]
     return log_lik
 
 
