@@ -4,6 +4,15 @@ Statistics per component k, centred on the current mean mu_k:
 ``nk[k] = sum w r``, ``s1[k] = sum w r (x - mu_k)``,
 ``s2[k] = sum w r (x - mu_k)(x - mu_k)^T`` (upper triangle only; the driver
 mirrors it).
+
+The pass, per block of BLOCK rows: centre the rows on every mean in float64
+and round them to X's dtype (float32 X then runs its products in float32,
+twice the SIMD lanes); the E-step on those blocks (4 x 4 tiles of U); float64
+responsibilities; then the moments of each component's rows with weight,
+from the same centred blocks, in 4 x 8 register tiles of the upper triangle,
+over the whole block when most rows carry weight and otherwise through a
+queue of such rows (rows a component does not own cost nothing). Tile sums
+(at most QUEUE rows) are added into float64 totals.
 """
 import numpy as np
 from numba import njit
