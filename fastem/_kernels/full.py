@@ -195,10 +195,11 @@ def _accumulate(X, sample_weight, row_label, component_class, means, prec_chol, 
     n_padded = (n_features + 7) // 8 * 8
     work = X.dtype
     # U and the centred blocks padded with zero features: tiles need no remainders.
+    # Only U's upper triangle is copied: the E-step tiles read zeros below it.
     prec_chol_w = np.zeros((n_components, n_padded, n_padded), work)
     for k in range(n_components):
         for l in range(n_features):
-            for j in range(n_features):
+            for j in range(l, n_features):
                 prec_chol_w[k, l, j] = prec_chol[k, l, j]
     xt = np.empty((n_features, BLOCK))
     xc = np.zeros((n_components, n_padded, BLOCK), work)
