@@ -242,12 +242,10 @@ degrees_of_freedom_prior_, covariance_prior_
             self.covariance_prior_ = (float(self.covariance_prior)
                                       if self.covariance_type == "spherical"
                                       else np.asarray(self.covariance_prior, dtype=np.float64))
-        elif self.covariance_type in ("full", "tied"):
-            self.covariance_prior_ = cov
-        elif self.covariance_type == "diag":
-            self.covariance_prior_ = cov
-        else:
+        elif self.covariance_type == "spherical":
             self.covariance_prior_ = float(cov.mean())
+        else:  # (D, D) for full and tied, the variances (D,) for diag
+            self.covariance_prior_ = cov
 
     def _data_moments(self, X, sample_weight, with_cov):
         """Weighted mean and covariance (ddof=1 in frequency weights, as ``np.cov``) of X.
