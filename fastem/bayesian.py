@@ -152,8 +152,11 @@ degrees_of_freedom_prior_, covariance_prior_
     >>> from fastem import BayesianGaussianMixture
     >>> X = np.array([[1, 2], [1, 4], [1, 0], [4, 2], [12, 4], [10, 7]])
     >>> bgm = BayesianGaussianMixture(n_components=2, random_state=42).fit(X)
-    >>> np.round(np.sort(bgm.means_[:, 0]), 2)
-    array([ 2.42, 10.  ])
+    >>> labels = bgm.predict([[0, 0], [9, 3]])
+    >>> bool(labels[0] != labels[1])
+    True
+    >>> np.round(np.sort(bgm.means_[:, 0]), 1)
+    array([2.5, 8.5])
     """
 
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3,
