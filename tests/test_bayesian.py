@@ -472,3 +472,53 @@ def test_command_line_fits_a_bayesian_model(tmp_path):
     # Usage error (exit status 2): no Bayesian semi-supervised estimator.
     assert cli.main(["fit", str(data), "--labels", str(data), "--bayesian", "-o",
                      str(model_path)]) == 2
+
+
+BAYES_DIGEST = r"""
+import hashlib, json, warnings
+import numpy as np
+import numba
+import fastem
+warnings.simplefilter("ignore", fastem.ConvergenceWarning)
+rng = np.random.default_rng(0)
+X = rng.normal(scale=4.0, size=(3, 3))[rng.integers(0, 3, 3000)] + rng.normal(size=(3000, 3))
+sample_weight = rng.uniform(0.0, 3.0, size=3000)
+out = {"threads": numba.get_num_threads()}
+for ct in ("full", "tied", "diag", "spherical"):
+    model = fastem.BayesianGaussianMixture(n_components=4, covariance_type=ct, random_state=0,
+                                           max_iter=10, tol=0.0).fit(X, sample_weight=sample_weight)
+    h = hashlib.sha256()
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_",
+                 "mean_prior_", "covariance_prior_"):
+        h.update(np.asarray(getattr(model, name)).tobytes())
+    h.update(np.asarray(model.lower_bounds_).tobytes())
+    h.update(model.predict_proba(X).tobytes())
+    out[ct] = h.hexdigest()
+print(json.dumps(out))
+"""
+
+
+def test_fit_is_bitwise_identical_for_any_thread_count():
+    import json
+    from conftest import JIT_DISABLED, run_python
+    if JIT_DISABLED:
+        pytest.skip("needs compiled (threaded) kernels")
+    digests = []
+    for threads in ("1", "2"):
+        out = json.loads(run_python(BAYES_DIGEST, env={
+            "NUMBA_NUM_THREADS": threads, "FASTEM_PARTITION_ROWS": "16"}).splitlines()[-1])
+        assert out.pop("threads") == int(threads)
+        digests.append(out)
+    assert len(digests[0]) == len(COVARIANCE_TYPES)
+    assert digests[0] == digests[1]
+
+
+def test_bench_module_prints_a_row_per_workload():
+    import io
+    from fastem import bench_bayes
+    out = io.StringIO()
+    assert bench_bayes.main(["--divisor", "2000", "--iters", "2", "--workloads", "W3,W5"],
+                            out=out) == 0
+    rows = [line.split() for line in out.getvalue().splitlines()[2:]]
+    assert [row[:2] for row in rows] == [["W3", "diag"], ["W5", "tied"]]
+    assert all(row[10].endswith("x") and "thr=" in row[8] for row in rows)
