@@ -521,4 +521,4 @@ def test_bench_module_prints_a_row_per_workload():
                             out=out) == 0
     rows = [line.split() for line in out.getvalue().splitlines()[2:]]
     assert [row[:2] for row in rows] == [["W3", "diag"], ["W5", "tied"]]
-    assert all(row[10].endswith("x") and "thr=" in row[8] for row in rows)
+    assert all(row[12].endswith("x") and row[11].startswith("thr=") for row in rows)
