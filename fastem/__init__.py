@@ -12,6 +12,6 @@ from ._io import load
 
 __version__ = "0.1.0"
 
-__all__ = ["GaussianMixture", "BayesianGaussianMixture", "SemiSupervisedGaussianMixture", "select_model",
-           "ModelSelectionResult", "load", "ConvergenceWarning", "NotFittedError",
+__all__ = ["GaussianMixture", "BayesianGaussianMixture", "SemiSupervisedGaussianMixture",
+           "select_model", "ModelSelectionResult", "load", "ConvergenceWarning", "NotFittedError",
            "__version__"]
