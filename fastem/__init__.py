@@ -9,9 +9,10 @@ from .bayesian import BayesianGaussianMixture
 from .semi_supervised import SemiSupervisedGaussianMixture
 from .selection import ModelSelectionResult, select_model
 from ._io import load
+from ._parallel import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
 
 __all__ = ["GaussianMixture", "BayesianGaussianMixture", "SemiSupervisedGaussianMixture",
            "select_model", "ModelSelectionResult", "load", "ConvergenceWarning", "NotFittedError",
-           "__version__"]
+           "get_num_threads", "set_num_threads", "__version__"]

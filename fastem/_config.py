@@ -11,9 +11,10 @@ import os
 # the compiled code and the row partition, never on the thread count.
 FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
 
-# Rows per partition of the fused E/M pass. Partitions are fixed by this
-# number alone (not by the thread count), and partition statistics are folded
-# in index order, so results are bitwise identical for any NUMBA_NUM_THREADS.
+# Rows per partition: the unit of work of one kernel call on one thread (see
+# fastem._parallel). Partitions are fixed by this number alone (not by the
+# thread count), and partition statistics are folded in index order, so
+# results are bitwise identical for any number of threads.
 PARTITION_ROWS = int(os.environ.get("FASTEM_PARTITION_ROWS", 4096))
 
 # Rows per chunk for predict/score passes that return per-row outputs, and the

@@ -7,12 +7,13 @@ Fit. X is checked lazily (``check_dask_array``), rechunked to whole rows per
 block and persisted once (``DaskRows``): into the workers' memory with a
 ``dask.distributed`` Client, into this process with the local schedulers.
 Every EM iteration is then one graph: the serial, nogil Numba statistics
-kernel (``accumulate_stats_serial``; never the parallel one, which must not run
-inside a scheduler's threads) maps over the blocks, the per-block statistics
-are summed by a tree of ``_merge_stats`` tasks (SPLIT_EVERY children per node),
-and one ``compute`` returns the totals. The driver does the M-step; the next
-graph carries the new parameters as one shared task, which the scheduler
-sends to the workers (the broadcast). Inside a block the kernel folds the
+kernel (``accumulate_stats``, run over the block's partitions on the worker's
+own thread: no thread pool inside a scheduler's threads) maps over the
+blocks, the per-block statistics are summed by a tree of ``_merge_stats``
+tasks (SPLIT_EVERY children per node), and one ``compute`` returns the
+totals. The driver does the M-step; the next graph carries the new
+parameters as one shared task, which the scheduler sends to the workers (the
+broadcast). Inside a block the kernel folds the
 same fixed row partitions as the in-memory pass; only the order in which
 partitions and blocks are added differs, so a fit matches the in-memory fit
 to rounding (about 1e-16 relative per pass), whatever the chunking.
@@ -22,15 +23,16 @@ Initialisation runs in the driver on at most ``init_max_samples`` rows (see
 else a uniform random subsample gathered from the blocks; k-means is
 k-means++ seeding plus Lloyd on those rows (not k-means||).
 
-Predict. ``predict``/``predict_proba``/``score_samples`` map the serial
-``weighted_log_prob_serial`` kernel over the blocks and return lazy dask arrays.
+Predict. ``predict``/``predict_proba``/``score_samples`` map the
+``weighted_log_prob`` kernel (on the worker's own thread) over the blocks and
+return lazy dask arrays.
 """
 import importlib
 
 import numpy as np
 
-from ._config import PARTITION_ROWS
-from ._sources import ChunkProgress, readonly
+from . import _parallel
+from ._sources import ChunkProgress
 from ._stats import Stats
 from ._validation import (check_2d, check_finite, check_finite_rows, check_min_size,
                           first_nonfinite_row)
@@ -173,15 +175,10 @@ def _block_stats(block, sample_weight, row_label, start, shared, check_rows):
         if bad >= 0:
             return stats, start + bad
     kernels = importlib.import_module(f"fastem._kernels.{covariance_type}")
-    # One array type per dtype whatever the transport did to the flags: big
-    # arrays as read-only views, the small parameters as fresh writable copies.
-    stats.log_lik = kernels.accumulate_stats_serial(
-        readonly(np.ascontiguousarray(block)),
-        readonly(np.ascontiguousarray(sample_weight, dtype=np.float64)),
-        readonly(np.ascontiguousarray(row_label, dtype=np.int64)),
-        np.array(component_class, dtype=np.int64), np.array(means), np.array(prec_chol),
-        np.array(log_norm), np.array(shift), PARTITION_ROWS, 0.0,
-        stats.nk, stats.s1, stats.s2)
+    # On the worker's own thread (threads=1): the scheduler runs blocks side by side.
+    _parallel.accumulate_stats(kernels.accumulate_stats, block, sample_weight, row_label,
+                               component_class, means, prec_chol, log_norm, shift, stats,
+                               threads=1)
     return stats, -1
 
 
@@ -251,8 +248,8 @@ def _block_predict(block, shared=None, kind=None, block_info=None):
     check_finite_rows(block, start, "X", estimator_name)
     kernels = importlib.import_module(f"fastem._kernels.{covariance_type}")
     wlp = np.empty((block.shape[0], means.shape[0]))
-    kernels.weighted_log_prob_serial(readonly(np.ascontiguousarray(block)), np.array(means),
-                                     np.array(prec_chol), np.array(log_norm), wlp)
+    _parallel.weighted_log_prob(kernels.weighted_log_prob, block, means, prec_chol, log_norm,
+                                wlp, threads=1)
     if kind == "labels":
         return wlp.argmax(axis=1).astype(np.int64)
     log_density = _logsumexp_rows(wlp)

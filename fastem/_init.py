@@ -5,8 +5,7 @@ kernels, with the estimator's RandomState, and needs no scikit-learn.
 """
 import numpy as np
 
-from ._config import PARTITION_ROWS
-from ._sources import readonly
+from . import _parallel
 
 
 def _kernels():
@@ -14,32 +13,86 @@ def _kernels():
     return kmeans
 
 
+def _weights_of(sample_weight, start, stop):
+    """Rows start..stop of sample_weight (empty: all ones)."""
+    return sample_weight[start:stop] if sample_weight.shape[0] else sample_weight
+
+
+def update_closest(X, point, closest_sq):
+    """closest_sq = min(closest_sq, squared distance to point), partition by partition."""
+    km = _kernels()
+    point = _parallel.params_array(point)
+    _parallel.run_partitions(X.shape[0], lambda start, stop: km.update_closest(
+        X[start:stop], point, closest_sq[start:stop]))
+
+
+def candidate_potentials(X, sample_weight, closest_sq, candidates):
+    """k-means++ potential of each candidate row, partition sums folded in order."""
+    km = _kernels()
+    sample_weight = _parallel.rows_view(sample_weight, np.float64)
+    candidates = _parallel.params_array(candidates)
+    pot = np.zeros(candidates.shape[0])
+
+    def work(start, stop):
+        part = np.empty(candidates.shape[0])
+        km.candidate_potentials(X[start:stop], _weights_of(sample_weight, start, stop),
+                                closest_sq[start:stop], candidates, part)
+        return part
+
+    def fold(part):
+        pot[:] += part
+
+    _parallel.run_partitions(X.shape[0], work, fold)
+    return pot
+
+
+def lloyd_step(X, sample_weight, centers, labels):
+    """Assign rows to their nearest centre (into labels); (sums, weights) per centre."""
+    km = _kernels()
+    sample_weight = _parallel.rows_view(sample_weight, np.float64)
+    centers = _parallel.params_array(centers)
+    sums = np.zeros(centers.shape)
+    weights = np.zeros(centers.shape[0])
+
+    def work(start, stop):
+        part_sums = np.empty(centers.shape)
+        part_weights = np.empty(centers.shape[0])
+        km.lloyd_step(X[start:stop], _weights_of(sample_weight, start, stop), centers,
+                      labels[start:stop], part_sums, part_weights)
+        return part_sums, part_weights
+
+    def fold(part):
+        sums[:] += part[0]
+        weights[:] += part[1]
+
+    _parallel.run_partitions(X.shape[0], work, fold)
+    return sums, weights
+
+
 def kmeans_plusplus(X, n_clusters, sample_weight, random_state):
     """Greedy k-means++ seeding (Arthur & Vassilvitskii; the variant scikit-learn uses).
 
     Returns the indices of the chosen rows.
     """
-    km = _kernels()
-    X = readonly(X)  # one compiled specialisation per dtype, whatever the caller's flags
+    X = _parallel.rows_view(X)  # one compiled specialisation per dtype, whatever the flags
     n_samples = X.shape[0]
     w = np.ones(n_samples) if sample_weight.shape[0] == 0 else sample_weight
     n_local_trials = 2 + int(np.log(n_clusters))
     indices = np.empty(n_clusters, dtype=np.int64)
     indices[0] = random_state.choice(n_samples, p=w / w.sum())
-    closest_sq = np.empty(n_samples)
-    km.sq_dist_to_point(X, X[indices[0]].astype(np.float64), closest_sq)
+    closest_sq = np.full(n_samples, np.inf)
+    update_closest(X, X[indices[0]].astype(np.float64), closest_sq)
     current_pot = float(closest_sq @ w)
     for c in range(1, n_clusters):
         rand_vals = random_state.uniform(size=n_local_trials) * current_pot
         candidate_ids = np.searchsorted(np.cumsum(w * closest_sq), rand_vals)
         np.clip(candidate_ids, None, n_samples - 1, out=candidate_ids)
         candidates = X[candidate_ids].astype(np.float64)
-        pots = km.candidate_potentials(X, sample_weight, closest_sq, candidates,
-                                       PARTITION_ROWS)
+        pots = candidate_potentials(X, sample_weight, closest_sq, candidates)
         best = int(np.argmin(pots))
         current_pot = float(pots[best])
         indices[c] = candidate_ids[best]
-        km.update_closest(X, candidates[best], closest_sq)
+        update_closest(X, candidates[best], closest_sq)
     return indices
 
 
@@ -49,16 +102,13 @@ def kmeans_labels(X, n_clusters, sample_weight, random_state, max_iter=100, tol=
     Stops when the squared centre shift falls below ``tol`` times the mean
     feature variance (scikit-learn's rule). Empty clusters keep their centre.
     """
-    km = _kernels()
-    X = readonly(X)
+    X = _parallel.rows_view(X)
     centers = X[kmeans_plusplus(X, n_clusters, sample_weight, random_state)].astype(np.float64)
     labels = np.zeros(X.shape[0], dtype=np.int64)
     variances = _column_variances(X)
     threshold = tol * float(np.mean(variances))
-    # One partition: skip the thread pool (its wake-up dominates on small data).
-    lloyd_step = km.lloyd_step_serial if X.shape[0] <= PARTITION_ROWS else km.lloyd_step
     for _ in range(max_iter):
-        sums, weights, _ = lloyd_step(X, sample_weight, centers, labels, PARTITION_ROWS)
+        sums, weights = lloyd_step(X, sample_weight, centers, labels)
         new_centers = centers.copy()
         filled = weights > 0
         new_centers[filled] = sums[filled] / weights[filled, None]
@@ -66,7 +116,7 @@ def kmeans_labels(X, n_clusters, sample_weight, random_state, max_iter=100, tol=
         centers = new_centers
         if shift <= threshold:
             break
-    lloyd_step(X, sample_weight, centers, labels, PARTITION_ROWS)
+    lloyd_step(X, sample_weight, centers, labels)
     return labels, centers
 
 

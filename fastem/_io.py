@@ -89,7 +89,9 @@ def save_model(estimator, path):
             continue
         value = getattr(estimator, name)
         if name in CORE_ARRAYS:
-            arrays[f"fitted.{name}"] = np.ascontiguousarray(value, dtype=np.float64)
+            # float32 models (float32 in, float32 out, as scikit-learn) stay float32
+            dtype = np.float32 if np.asarray(value).dtype == np.float32 else np.float64
+            arrays[f"fitted.{name}"] = np.ascontiguousarray(value, dtype=dtype)
             fitted[name] = {"kind": "array"}
         elif _is_json_scalar(value):
             fitted[name] = {"kind": "scalar", "value": _json_value(value)}
@@ -418,6 +420,12 @@ def _build_estimator(header, members, name):
         if header.get("classes") != classes.tolist():
             fail("classes_ does not match the header")
 
+    if "feature_names_in_" in values:  # scikit-learn keeps them as an object array
+        names = values["feature_names_in_"]
+        if not (isinstance(names, np.ndarray) and names.dtype.kind == "U"
+                and names.shape == (d,)):
+            fail(f"feature_names_in_ must hold {d} strings")
+        values["feature_names_in_"] = names.astype(object)
     for attr, value in values.items():
         setattr(estimator, attr, value)
     estimator.precisions_ = _linalg.precisions_from_cholesky(
@@ -431,17 +439,21 @@ def _check_parameters(values, covariance_type, k, d, fail):
                  "spherical": (k,)}[covariance_type]
     shapes = {"weights_": (k,), "means_": (k, d), "covariances_": cov_shape,
               "precisions_cholesky_": cov_shape}
+    dtype = getattr(values["weights_"], "dtype", None)
+    # A float32 model's consistency holds to float32 rounding only.
+    slack = 1e4 if dtype == np.float32 else 1.0
     for attr, shape in shapes.items():
         a = values[attr]
-        if not isinstance(a, np.ndarray) or a.dtype != np.float64:
-            fail(f"{attr} must be a float64 array")
+        if not isinstance(a, np.ndarray) or a.dtype not in (np.float32, np.float64) \
+                or a.dtype != dtype:
+            fail(f"{attr} must be a float64 array (float32 for a float32 model)")
         if a.shape != shape:
             fail(f"{attr} has shape {a.shape}, expected {shape} for {k} '{covariance_type}' "
                  f"components in {d} dimensions")
         if not np.isfinite(a).all():
             fail(f"{attr} contains NaN or infinity")
     weights = values["weights_"]
-    if (weights < 0).any() or abs(weights.sum() - 1.0) > 1e-8:
+    if (weights < 0).any() or abs(weights.sum() - 1.0) > 1e-8 * slack:
         fail(f"weights_ must be non-negative and sum to 1 (sum {weights.sum()!r})")
 
     prec_chol = values["precisions_cholesky_"]
@@ -458,13 +470,13 @@ def _check_parameters(values, covariance_type, k, d, fail):
         # the condition number of C.
         residual = np.swapaxes(batch_u, 1, 2) @ batch_c @ batch_u - np.eye(d)
         cond = np.linalg.cond(batch_c)
-        tolerance = 1e-8 * np.maximum(1.0, cond)
+        tolerance = 1e-8 * slack * np.maximum(1.0, cond)
         if not (np.abs(residual).max(axis=(1, 2)) <= tolerance).all():
             fail("covariances_ is not the inverse of precisions_cholesky_ U U^T")
     else:
         if not (prec_chol > 0).all():
             fail("precisions_cholesky_ must be positive")
-        if not np.allclose(covariances * prec_chol ** 2, 1.0, rtol=0, atol=1e-10):
+        if not np.allclose(covariances * prec_chol ** 2, 1.0, rtol=0, atol=1e-10 * slack):
             fail("covariances_ is not 1 / precisions_cholesky_**2")
 
 

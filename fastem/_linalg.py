@@ -17,19 +17,26 @@ distance is |(x - mu) U|^2 and log det(precision) / 2 = sum(log diag(U)).
 import numpy as np
 
 
+# scikit-learn's message (``_compute_precision_cholesky``), verbatim; fastem's details follow.
+SINGULAR_MESSAGE = (
+    "Fitting the mixture model failed because some components have ill-defined empirical "
+    "covariance (for instance caused by singleton or collapsed samples). Try to decrease "
+    "the number of components, increase reg_covar, or scale the input data.")
+FLOAT32_ADVICE = (" The numerical accuracy can also be improved by passing float64 data "
+                  "instead of float32.")
+
+
 def _singular_error(components, covariance_type, reg_covar, dtype):
-    where = (f"component(s) {', '.join(str(k) for k in components)}"
-             if covariance_type != "tied" else "the shared (tied) covariance")
-    message = (
-        f"Fitting the mixture model failed because {where} "
-        "ha" + ("ve" if covariance_type != "tied" and len(components) > 1 else "s") +
-        " an ill-defined empirical covariance (for instance caused by singleton or "
-        "collapsed samples). Try to decrease the number of components, increase "
-        f"reg_covar (now {reg_covar:g}), use a simpler covariance_type "
-        "('diag' or 'spherical'), or scale the input data.")
-    if dtype == np.float32:
-        message += (" The numerical accuracy can also be improved by passing float64 "
-                    "data instead of float32.")
+    message = SINGULAR_MESSAGE + (FLOAT32_ADVICE if dtype == np.float32 else "")
+    if covariance_type == "tied":
+        where = "the shared (tied) covariance"
+    else:
+        where = f"component(s) {', '.join(str(k) for k in components)}"
+    simpler = {"full": ["'diag'", "'spherical'"], "tied": ["'diag'", "'spherical'"],
+               "diag": ["'spherical'"], "spherical": []}[covariance_type]
+    message += (f" (fastem: ill-defined: {where}; reg_covar is now {reg_covar:g}"
+                + (f"; a simpler covariance_type ({' or '.join(simpler)}) needs fewer rows "
+                   "per component.)" if simpler else ".)"))
     return ValueError(message)
 
 

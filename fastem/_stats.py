@@ -9,9 +9,13 @@ The kernels return, per component k (w = sample weight, r = responsibility):
   tied: ``sum w (x - c)(x - c)^T``)
 
 Centring on the current means (or shift c) keeps the sums exact for data far
-from the origin. With m = new mean, delta = m - mu and nk' = nk + 10 eps
-(scikit-learn's guard against empty components):
-``sum w r (x - m)(x - m)^T = s2 - s1 s1^T (2 / nk' - nk / nk'^2)``.
+from the origin. The new mean is scikit-learn's ``sum w r x / nk'`` with
+nk' = nk + 10 eps (its guard against empty components), i.e.
+``m = mu nk / nk' + s1 / nk'``: an empty component's mean becomes 0, as in
+scikit-learn, and a one-row component's mean moves by the few ulps that give
+it scikit-learn's tiny positive covariance instead of 0. With delta = m - mu
+(the covariance is stationary in delta, so rounding of m barely matters):
+``sum w r (x - m)(x - m)^T = s2 - s1 delta^T - delta s1^T + nk delta delta^T``.
 """
 import numpy as np
 
@@ -48,15 +52,19 @@ def m_step(stats, means, shift, covariance_type, reg_covar):
     """
     nk = stats.nk
     nk_safe = nk + EPS10
+    s1 = stats.s1
     centre = shift[None, :] if covariance_type == "tied" else means
-    delta = stats.s1 / nk_safe[:, None]
-    new_means = centre + delta
+    new_means = centre * (nk / nk_safe)[:, None] + s1 / nk_safe[:, None]
+    # The scatter around the stored means, as scikit-learn's: the 10 eps moves a
+    # mean only where it is representable (nk of a few rows at most).
+    delta = new_means - centre
     n_features = means.shape[1]
     if covariance_type == "full":
         s2 = np.triu(stats.s2) + np.swapaxes(np.triu(stats.s2, 1), 1, 2)
-        scale = 2.0 / nk_safe - nk / nk_safe ** 2
-        outer = stats.s1[:, :, None] * stats.s1[:, None, :]
-        cov = (s2 - outer * scale[:, None, None]) / nk_safe[:, None, None]
+        cross = s1[:, :, None] * delta[:, None, :]
+        scatter = (s2 - cross - np.swapaxes(cross, 1, 2)
+                   + nk[:, None, None] * delta[:, :, None] * delta[:, None, :])
+        cov = scatter / nk_safe[:, None, None]
         cov[:, np.arange(n_features), np.arange(n_features)] += reg_covar
     elif covariance_type == "tied":
         # sum_n w (x-c)(x-c)^T - sum_k nk' (m_k - c)(m_k - c)^T, over sum_k nk'.
@@ -64,10 +72,9 @@ def m_step(stats, means, shift, covariance_type, reg_covar):
         cov = (s2 - (delta.T * nk_safe) @ delta) / nk_safe.sum()
         cov[np.arange(n_features), np.arange(n_features)] += reg_covar
     elif covariance_type == "diag":
-        scale = 2.0 / nk_safe - nk / nk_safe ** 2
-        cov = (stats.s2 - stats.s1 ** 2 * scale[:, None]) / nk_safe[:, None] + reg_covar
+        squares = stats.s2 - (2.0 * s1 - nk[:, None] * delta) * delta
+        cov = squares / nk_safe[:, None] + reg_covar
     else:
-        scale = 2.0 / nk_safe - nk / nk_safe ** 2
-        sq = (stats.s2 - (stats.s1 ** 2).sum(axis=1) * scale) / nk_safe
-        cov = sq / n_features + reg_covar
+        squares = stats.s2 - ((2.0 * s1 - nk[:, None] * delta) * delta).sum(axis=1)
+        cov = squares / nk_safe / n_features + reg_covar
     return nk_safe, new_means, cov

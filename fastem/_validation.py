@@ -1,11 +1,11 @@
 """Input and parameter checks, raised before any heavy work, in scikit-learn's words."""
 import numbers
-import sys
+import warnings
 
 import numpy as np
 
 from ._config import CHUNK_ROWS
-from .exceptions import NotFittedError
+from .exceptions import NotFittedError, sklearn_compatible
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
@@ -200,8 +200,11 @@ def check_weights(weights, n_components):
     weights = _as_float_array(weights, "weights")
     _check_shape(weights, (n_components,), "weights")
     if (weights < 0).any() or (weights > 1).any():
+        # scikit-learn's text, which prints the minimum after "max value" and the
+        # maximum after "min value"; the values in order follow.
         raise ValueError("The parameter 'weights' should be in the range [0, 1], but got "
-                         f"max value {weights.max():.5f}, min value {weights.min():.5f}")
+                         f"max value {weights.min():.5f}, min value {weights.max():.5f}"
+                         f" (smallest weight {weights.min():g}, largest {weights.max():g}).")
     atol = 1e-6 if weights.dtype == np.float32 else 1e-8
     if not abs(1.0 - weights.sum()) <= atol:
         raise ValueError("The parameter 'weights' should be normalized, but got "
@@ -239,8 +242,11 @@ def _as_float_array(a, name):
     a = np.asarray(a)
     if a.dtype not in (np.float32, np.float64):
         a = a.astype(np.float64)
+    if np.isnan(a).any():
+        raise ValueError(f"Input contains NaN. (fastem: in the parameter '{name}'.)")
     if not np.isfinite(a).all():
-        raise ValueError(f"The parameter '{name}' contains NaN or infinity.")
+        raise ValueError(f"Input contains infinity or a value too large for {a.dtype!r}. "
+                         f"(fastem: in the parameter '{name}'.)")
     return a
 
 
@@ -250,27 +256,9 @@ def _check_shape(param, param_shape, name):
                          f"but got {param.shape}")
 
 
-_SKLEARN_COMPATIBLE_ERRORS = {}
-
-
-def _not_fitted_error_class():
-    """fastem's NotFittedError, also an instance of scikit-learn's when scikit-learn is
-    already imported (so code catching either class works); never imports sklearn."""
-    sklearn_exceptions = sys.modules.get("sklearn.exceptions")
-    if sklearn_exceptions is None:
-        return NotFittedError
-    if "cls" not in _SKLEARN_COMPATIBLE_ERRORS:
-        _SKLEARN_COMPATIBLE_ERRORS["cls"] = type(
-            "NotFittedError", (NotFittedError, sklearn_exceptions.NotFittedError),
-            {"__module__": NotFittedError.__module__,
-             # pickles (e.g. from a joblib worker) as fastem's own class
-             "__reduce__": lambda self: (NotFittedError, self.args)})
-    return _SKLEARN_COMPATIBLE_ERRORS["cls"]
-
-
 def check_is_fitted(est):
     if not hasattr(est, "means_"):
-        raise _not_fitted_error_class()(
+        raise sklearn_compatible(NotFittedError)(
             f"This {type(est).__name__} instance is not fitted yet. Call 'fit' with "
             "appropriate arguments before using this estimator.")
 
@@ -280,3 +268,68 @@ def check_n_features(est, X):
         raise ValueError(
             f"X has {X.shape[1]} features, but {type(est).__name__} is expecting "
             f"{est.n_features_in_} features as input.")
+
+
+def _get_feature_names(X):
+    """Column names of a pandas or polars DataFrame (object array) when they are all
+    strings, else None: scikit-learn's ``_get_feature_names`` without narwhals."""
+    if (type(X).__module__.split(".")[0] not in ("pandas", "polars", "modin")
+            or not hasattr(X, "columns")):  # a DataFrame (a Series has no columns)
+        return None
+    feature_names = np.asarray(list(X.columns), dtype=object)
+    if len(feature_names) == 0:
+        return None
+    types = sorted(t.__qualname__ for t in set(type(v) for v in feature_names))
+    if len(types) > 1 and "str" in types:
+        raise TypeError(
+            "Feature names are only supported if all input features have string names, "
+            f"but your input has {types} as feature name / column name types. "
+            "If you want feature names to be stored and validated, you must convert "
+            "them all to strings, by using X.columns = X.columns.astype(str) for "
+            "example. Otherwise you can remove feature / column names from your input "
+            "data, or convert them all to a non-string data type.")
+    if len(types) == 1 and types[0] == "str":
+        return feature_names
+    return None
+
+
+def check_feature_names(est, X, *, reset):
+    """scikit-learn's ``_check_feature_names``: ``fit`` (reset=True) stores a
+    DataFrame's column names as ``feature_names_in_``; later calls raise when the
+    names differ (or are reordered) and warn when only one side has names."""
+    name = type(est).__name__
+    X_names = _get_feature_names(X)
+    if reset:
+        if X_names is not None:
+            est.feature_names_in_ = X_names
+        elif hasattr(est, "feature_names_in_"):
+            del est.feature_names_in_  # refitted on data without names
+        return
+    fitted_names = getattr(est, "feature_names_in_", None)
+    if fitted_names is None and X_names is None:
+        return
+    if fitted_names is None:
+        warnings.warn(f"X has feature names, but {name} was fitted without feature names",
+                      UserWarning, stacklevel=4)
+        return
+    if X_names is None:
+        warnings.warn("X does not have valid feature names, but"
+                      f" {name} was fitted with feature names", UserWarning, stacklevel=4)
+        return
+    if len(fitted_names) == len(X_names) and np.all(fitted_names == X_names):
+        return
+
+    def listed(names, max_n_names=5):
+        shown = [f"- {n}\n" for n in names[:max_n_names]]
+        return "".join(shown) + ("- ...\n" if len(names) > max_n_names else "")
+
+    unexpected = sorted(set(X_names) - set(fitted_names))
+    missing = sorted(set(fitted_names) - set(X_names))
+    message = "The feature names should match those that were passed during fit.\n"
+    if unexpected:
+        message += "Feature names unseen at fit time:\n" + listed(unexpected)
+    if missing:
+        message += "Feature names seen at fit time, yet now missing:\n" + listed(missing)
+    if not unexpected and not missing:
+        message += "Feature names must be in the same order as they were in fit.\n"
+    raise ValueError(message)

@@ -377,19 +377,32 @@ degrees_of_freedom_prior_, covariance_prior_
 
     # ------------------------------------------------------------- state
     def _current_parameters(self):
+        """The fitted posterior in float64 (what the kernels read), whatever its dtype."""
+        def as_float64(a):
+            return np.ascontiguousarray(a, dtype=np.float64)
+
         concentration = self.weight_concentration_
         if self.weight_concentration_prior_type == "dirichlet_process":
-            concentration = tuple(np.asarray(c, dtype=np.float64) for c in concentration)
-        return _VariationalParams(concentration, np.asarray(self.mean_precision_),
-                                  self.degrees_of_freedom_, self.means_, self.covariances_,
-                                  self.precisions_cholesky_, self.covariance_type,
-                                  self.weight_concentration_prior_type)
+            concentration = tuple(as_float64(c) for c in concentration)
+        else:
+            concentration = as_float64(concentration)
+        dof = self.degrees_of_freedom_
+        dof = float(dof) if self.covariance_type == "tied" else as_float64(dof)
+        return _VariationalParams(concentration, as_float64(self.mean_precision_), dof,
+                                  as_float64(self.means_), as_float64(self.covariances_),
+                                  as_float64(self.precisions_cholesky_),
+                                  self.covariance_type, self.weight_concentration_prior_type)
 
-    def _set_parameters(self, params):
-        self.weight_concentration_ = params.weight_concentration
-        self.mean_precision_ = params.mean_precision
-        self.degrees_of_freedom_ = params.degrees_of_freedom
-        super()._set_parameters(params)
+    def _set_parameters(self, params, dtype=np.float64):
+        """Store ``params`` (float64) as the fitted attributes, in ``dtype`` (X's)."""
+        concentration = params.weight_concentration
+        if self.weight_concentration_prior_type == "dirichlet_process":
+            self.weight_concentration_ = tuple(c.astype(dtype) for c in concentration)
+        else:
+            self.weight_concentration_ = concentration.astype(dtype)
+        self.mean_precision_ = params.mean_precision.astype(dtype)
+        self.degrees_of_freedom_ = np.asarray(params.degrees_of_freedom).astype(dtype)[()]
+        super()._set_parameters(params, dtype)
 
 
 def _weighted_maha(stats, params):

@@ -18,17 +18,17 @@ import warnings
 
 import numpy as np
 
-from . import _linalg
+from . import _linalg, _parallel
 from ._config import PARTITION_ROWS
 from ._dask import DaskRows, lazy_predict
 from ._init import kmeans_labels, kmeans_plusplus, random_resp_stats, subsample_indices
 from ._sources import ChunkProgress, n_chunks_of, readonly, row_chunks
 from ._stats import Stats, m_step
-from ._validation import (_is_dask, check_array, check_finite, check_finite_rows,
-                          check_is_fitted, check_means, check_n_features, check_params,
-                          check_precisions, check_sample_weight, check_weights,
-                          first_nonfinite_row)
-from .exceptions import ConvergenceWarning
+from ._validation import (_is_dask, check_array, check_feature_names, check_finite,
+                          check_finite_rows, check_is_fitted, check_means, check_n_features,
+                          check_params, check_precisions, check_sample_weight,
+                          check_weights, first_nonfinite_row)
+from .exceptions import ConvergenceWarning, sklearn_compatible
 
 LOG_2PI = math.log(2 * math.pi)
 _EMPTY_WEIGHTS = np.empty(0)
@@ -160,6 +160,9 @@ class GaussianMixture:
 
     Attributes
     ----------
+    Fitted arrays and bounds have X's dtype (float32 in, float32 out, as in
+    scikit-learn >= 1.7); EM itself runs on float64 statistics.
+
     weights_ : ndarray of shape (n_components,)
     means_ : ndarray of shape (n_components, n_features)
     covariances_ : ndarray
@@ -175,6 +178,14 @@ class GaussianMixture:
     lower_bounds_ : list of float
         That value at every iteration of the best fit.
     n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features,)
+        Column names of a pandas (or polars) DataFrame X, when all are strings.
+
+    Notes
+    -----
+    No metadata routing (``get_metadata_routing``): scikit-learn's
+    meta-estimators route no metadata (e.g. ``sample_weight``) to fastem.
+    ``_repr_html_`` shows scikit-learn's estimator diagram when it is installed.
 
     Examples
     --------
@@ -260,6 +271,16 @@ class GaussianMixture:
         tags.estimator_type = "density_estimator"  # what DensityMixin sets
         return tags
 
+    def _repr_html_(self):
+        """Notebook display: scikit-learn's estimator diagram when scikit-learn is
+        installed (imported only here), else the escaped ``repr``."""
+        try:
+            from sklearn.utils import estimator_html_repr
+        except ImportError:
+            import html
+            return f"<pre>{html.escape(repr(self))}</pre>"
+        return estimator_html_repr(self)
+
     # --------------------------------------------------------------------- fit
     def fit(self, X, y=None, sample_weight=None):
         """Estimate the parameters with EM (``n_init`` starts, best lower bound kept).
@@ -277,12 +298,14 @@ class GaussianMixture:
         -------
         self
         """
+        check_feature_names(self, X, reset=True)
         X = check_array(X, type(self).__name__, ensure_min_samples=2)
         self._fit(X, check_sample_weight(sample_weight, X.shape[0]))
         return self
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return ``predict(X)`` (same as ``fit(X).predict(X)``)."""
+        check_feature_names(self, X, reset=True)
         X = check_array(X, type(self).__name__, ensure_min_samples=2)
         self._fit(X, check_sample_weight(sample_weight, X.shape[0]))
         return self._predict_checked(X)
@@ -321,7 +344,7 @@ class GaussianMixture:
                 lower_bound = -np.inf
             else:
                 params = self._current_parameters()
-                lower_bound = self.lower_bound_
+                lower_bound = float(self.lower_bound_)
             history = []
             converged = False
             n_iter = 0
@@ -355,12 +378,17 @@ class GaussianMixture:
         if not converged and self.max_iter > 0:
             warnings.warn("Best performing initialization did not converge. Try different "
                           "init parameters, or increase max_iter, tol, or check for "
-                          "degenerate data.", ConvergenceWarning, stacklevel=3)
-        self._set_parameters(params)
+                          f"degenerate data. (fastem: stopped at max_iter={self.max_iter} "
+                          f"with the last change of the lower bound above tol={self.tol:g}.)",
+                          sklearn_compatible(ConvergenceWarning), stacklevel=3)
+        # scikit-learn >= 1.7 keeps the input's precision: float32 in, float32 out
+        # (the statistics and EM stay float64 inside).
+        dtype = np.dtype(X.dtype)
+        self._set_parameters(params, dtype)
         self.converged_ = converged
         self.n_iter_ = n_iter
-        self.lower_bound_ = max_lower_bound
-        self.lower_bounds_ = history
+        self.lower_bound_ = dtype.type(max_lower_bound)
+        self.lower_bounds_ = [dtype.type(value) for value in history]
         self.n_features_in_ = n_features
 
     def _check_data_parameters(self, X, sample_weight):
@@ -391,16 +419,11 @@ class GaussianMixture:
         for index, (start, stop, rows) in enumerate(row_chunks(X, self.chunk_size)):
             if check_rows:
                 check_finite_rows(rows, start, "X", type(self).__name__)
-            # One partition: the serial kernel gives the same sums without the
-            # cost of waking the thread pool (most of an iteration on small data).
-            accumulate = (kernels.accumulate_stats_serial if rows.shape[0] <= PARTITION_ROWS
-                          else kernels.accumulate_stats)
-            stats.log_lik = accumulate(
-                rows,
+            _parallel.accumulate_stats(
+                kernels.accumulate_stats, rows,
                 sample_weight[start:stop] if sample_weight.shape[0] else _EMPTY_WEIGHTS,
                 row_label[start:stop] if row_label.shape[0] else _EMPTY_LABELS,
-                component_class, params.means, params.prec_chol, log_norm, shift,
-                PARTITION_ROWS, stats.log_lik, stats.nk, stats.s1, stats.s2)
+                component_class, params.means, params.prec_chol, log_norm, shift, stats)
             progress.update(stop, index + 1, n_chunks)
         return stats
 
@@ -504,7 +527,9 @@ class GaussianMixture:
         Hard assignments (k-means labels, or one seed row per component) go
         through the fused kernel with every row clamped to its component, so
         the first M-step is exactly the one EM would do with those
-        responsibilities. As in scikit-learn, the weights are nk / n_samples.
+        responsibilities. As in scikit-learn, the weights are nk / n_samples,
+        and a tied start from seed rows takes the scatter of every row (its
+        M-step assumes each row's responsibilities sum to 1).
         """
         n_samples = X.shape[0]
         n_components = self.n_components
@@ -533,6 +558,18 @@ class GaussianMixture:
             centers = X[seeds].astype(np.float64)
         nk, means, covariances = self._hard_assignment_moments(
             X, weights_rows, labels, centers)
+        if self.covariance_type == "tied" and self.init_params != "kmeans":
+            # scikit-learn's tied M-step, (X^T X - sum_k nk' m_k m_k^T) / sum nk', takes
+            # X^T X over every row: from seed rows that is not the seeds' scatter.
+            d = X.shape[1]
+            gram = np.zeros((d, d))
+            for start in range(0, n_samples, PARTITION_ROWS):
+                rows = np.asarray(X[start:start + PARTITION_ROWS], dtype=np.float64)
+                weighted = (rows if sample_weight.shape[0] == 0
+                            else rows * sample_weight[start:start + PARTITION_ROWS, None])
+                gram += weighted.T @ rows
+            covariances = (gram - (means.T * nk) @ means) / nk.sum()
+            covariances[np.arange(d), np.arange(d)] += self.reg_covar
         total = float(sample_weight.sum()) if sample_weight.shape[0] else float(n_samples)
         return nk / total, means, covariances
 
@@ -584,16 +621,27 @@ class GaussianMixture:
 
     # ---------------------------------------------------------------- state
     def _current_parameters(self):
-        return _Params(self.weights_, self.means_, self.covariances_,
-                       self.precisions_cholesky_, self.covariance_type)
+        """The fitted parameters in float64 (what the kernels read), whatever their dtype."""
+        def as_float64(a):
+            return np.ascontiguousarray(a, dtype=np.float64)
 
-    def _set_parameters(self, params):
-        self.weights_ = params.weights
-        self.means_ = params.means
-        self.covariances_ = params.covariances
-        self.precisions_cholesky_ = params.prec_chol
-        self.precisions_ = _linalg.precisions_from_cholesky(params.prec_chol,
-                                                            self.covariance_type)
+        return _Params(as_float64(self.weights_), as_float64(self.means_),
+                       as_float64(self.covariances_), as_float64(self.precisions_cholesky_),
+                       self.covariance_type)
+
+    def _set_parameters(self, params, dtype=np.float64):
+        """Store ``params`` (float64) as the fitted attributes, in ``dtype`` (X's)."""
+        self.weights_ = params.weights.astype(dtype)
+        self.means_ = params.means.astype(dtype)
+        self.covariances_ = np.asarray(params.covariances).astype(dtype)
+        self.precisions_cholesky_ = params.prec_chol.astype(dtype)
+        self.precisions_ = _linalg.precisions_from_cholesky(
+            params.prec_chol, self.covariance_type).astype(dtype)
+
+    def _output_dtype(self, X):
+        """scikit-learn's dtype of per-row outputs: float32 only for float32 X and a
+        float32 model (either one float64 gives float64)."""
+        return np.result_type(X.dtype, self.means_.dtype)
 
     # ------------------------------------------------------------- predict
     def _weighted_log_prob_chunks(self, X):
@@ -611,12 +659,14 @@ class GaussianMixture:
             if check:
                 check_finite_rows(rows, start, "X", type(self).__name__)
             out = np.empty((stop - start, params.means.shape[0]))
-            kernels.weighted_log_prob(rows, params.means, params.prec_chol, log_norm, out)
+            _parallel.weighted_log_prob(kernels.weighted_log_prob, rows, params.means,
+                                        params.prec_chol, log_norm, out)
             yield start, stop, out
             progress.update(stop, index + 1, n_chunks)
 
     def _validated(self, X):
         check_is_fitted(self)
+        check_feature_names(self, X, reset=False)
         X = check_array(X, type(self).__name__)
         check_n_features(self, X)
         return X
@@ -647,8 +697,8 @@ class GaussianMixture:
         """Posterior probability of each component for each row, shape (n_samples, K)."""
         X = self._validated(X)
         if _is_dask(X):
-            return lazy_predict(self, X, "proba")
-        proba = np.empty((X.shape[0], self.n_components))
+            return lazy_predict(self, X, "proba").astype(self._output_dtype(X))
+        proba = np.empty((X.shape[0], self.means_.shape[0]), dtype=self._output_dtype(X))
         for start, stop, wlp in self._weighted_log_prob_chunks(X):
             proba[start:stop] = np.exp(wlp - _logsumexp_rows(wlp)[:, None])
         return proba
@@ -657,8 +707,8 @@ class GaussianMixture:
         """Log-density of each row under the mixture."""
         X = self._validated(X)
         if _is_dask(X):
-            return lazy_predict(self, X, "score_samples")
-        out = np.empty(X.shape[0])
+            return lazy_predict(self, X, "score_samples").astype(self._output_dtype(X))
+        out = np.empty(X.shape[0], dtype=self._output_dtype(X))
         for start, stop, wlp in self._weighted_log_prob_chunks(X):
             out[start:stop] = _logsumexp_rows(wlp)
         return out
@@ -683,17 +733,20 @@ class GaussianMixture:
             raise ValueError("Invalid value for 'n_samples': %r . The sampling requires at "
                              "least one sample." % (n_samples,))
         rng = check_random_state(self.random_state)
-        counts = rng.multinomial(n_samples, self.weights_)
-        d = self.means_.shape[1]
+        # float64 parameters (as scikit-learn's float64 output): numpy's positive
+        # semi-definiteness check is too strict for float32-rounded covariances.
+        params = self._current_parameters()
+        counts = rng.multinomial(n_samples, params.weights)
+        d = params.means.shape[1]
         if self.covariance_type == "full":
             parts = [rng.multivariate_normal(mean, cov, int(c))
-                     for mean, cov, c in zip(self.means_, self.covariances_, counts)]
+                     for mean, cov, c in zip(params.means, params.covariances, counts)]
         elif self.covariance_type == "tied":
-            parts = [rng.multivariate_normal(mean, self.covariances_, int(c))
-                     for mean, c in zip(self.means_, counts)]
+            parts = [rng.multivariate_normal(mean, params.covariances, int(c))
+                     for mean, c in zip(params.means, counts)]
         else:
             parts = [mean + rng.standard_normal(size=(int(c), d)) * np.sqrt(cov)
-                     for mean, cov, c in zip(self.means_, self.covariances_, counts)]
+                     for mean, cov, c in zip(params.means, params.covariances, counts)]
         X = np.vstack(parts)
         y = np.concatenate([np.full(int(c), j, dtype=int) for j, c in enumerate(counts)])
         return X, y

@@ -2,8 +2,9 @@
 
 ``select_model`` fits every cell of the grid one after the other in this
 process. Each fit is an ordinary :class:`fastem.GaussianMixture` fit, so it
-uses the parallel kernels and reuses the compiled (and disk-cached) code of
-the previous fits; there is no process pool. The data are passed to ``fit``,
+runs its partitions on fastem's thread pool (``fastem.set_num_threads``,
+``FASTEM_NUM_THREADS``; README "Threads") and reuses the compiled (and
+disk-cached) code of the previous fits; there is no process pool. The data are passed to ``fit``,
 ``bic`` and ``aic`` exactly as given, so memory-mapped and dask input is read
 through the same sources as a single fit and never copied whole.
 
@@ -16,7 +17,7 @@ import warnings
 import numpy as np
 
 from ._validation import COVARIANCE_TYPES, check_params
-from .exceptions import ConvergenceWarning
+from .exceptions import ConvergenceWarning, sklearn_compatible
 from .mixture import GaussianMixture
 
 CRITERIA = ("bic", "aic")
@@ -132,8 +133,10 @@ def select_model(X, n_components=range(1, 10),
     R's mclust reports BIC with the opposite sign (``2 log L - p log n``,
     higher is better); negate its values to compare.
 
-    Fits run one after the other in this process; each uses the parallel
-    kernels. A fit that fails (for instance a singular covariance) is
+    Fits run one after the other in this process; each runs on fastem's
+    thread pool (``fastem.get_num_threads()`` threads, set with
+    ``fastem.set_num_threads`` or ``FASTEM_NUM_THREADS``). A fit that fails
+    (for instance a singular covariance) is
     recorded in the table with its reason instead of stopping the grid.
 
     Parameters
@@ -248,7 +251,7 @@ def select_model(X, n_components=range(1, 10),
         warnings.warn(f"{len(not_converged)} of {len(grid)} fits did not converge "
                       f"(n_components, covariance_type): {cells}. Increase max_iter or "
                       "tol; result.table['converged'] marks them.",
-                      ConvergenceWarning, stacklevel=2)
+                      sklearn_compatible(ConvergenceWarning), stacklevel=2)
     return ModelSelectionResult(table, models, criterion)
 
 

@@ -24,17 +24,16 @@ import numpy as np
 from . import _linalg
 from ._config import CHUNK_ROWS
 from ._dask import DaskRows, lazy_predict
-from ._validation import (_is_dask, check_array, check_finite, check_params,
-                          check_sample_weight, first_nonfinite_row)
+from ._validation import (_is_dask, check_array, check_feature_names, check_finite,
+                          check_params, check_sample_weight, first_nonfinite_row)
 from .mixture import GaussianMixture, _logsumexp_rows, _Params
 
 MODES = ("clamp", "seed")
 
-# reg_covar at least this fraction of the labelled rows' mean feature variance
-# counts as deliberate shrinkage: a class with too few labelled rows for its
-# covariance is then accepted (its covariance is mostly reg_covar * I).
-# Below it, reg_covar is numerical jitter and such a class is refused.
-REG_COVAR_AS_SHRINKAGE = 1e-3
+
+class ShrunkStartWarning(UserWarning):
+    """Some components had too few labelled rows for their covariance, so their
+    start was shrunk towards the data's per-feature variance (see the docstring)."""
 
 _FITTED_ATTRIBUTES = ("weights_", "means_", "covariances_", "precisions_",
                       "precisions_cholesky_", "converged_", "n_iter_", "lower_bound_",
@@ -62,10 +61,23 @@ class SemiSupervisedGaussianMixture(GaussianMixture):
     """Gaussian mixture classifier fitted by semi-supervised EM.
 
     Component k stands for class ``classes_[k // n_components_per_class]``
-    (with one component per class, ``means_[k]`` is the mean of ``classes_[k]``).
+    (with one component per class, ``means_[k]`` is the mean of ``classes_[k]``;
+    with several, ``means_[k]`` is the mean of one component of class
+    ``classes_[k // n_components_per_class]``, and ``class_means_`` the weighted
+    mean of each class's components).
     The labelled rows give the start: weights are the class frequencies among
     the labelled rows, means and covariances (+ ``reg_covar``) those of each
-    class's labelled rows. EM then runs over all rows.
+    class's labelled rows. EM then runs over all rows, and the unlabelled rows
+    determine the covariances.
+
+    A handful of labelled rows per class is enough. A component whose labelled
+    weight n is below what its covariance needs (``needed`` = n_features + 1
+    rows for 'full', 2 for 'diag' and 'spherical'; for 'tied', n_components +
+    n_features rows in all) starts from the shrunk estimate
+    ``(n S + needed T) / (n + needed)``, where S is the scatter of its labelled
+    rows and T the per-feature variance of all rows of X (a diagonal matrix for
+    'full'/'tied', its mean for 'spherical'), plus ``reg_covar``; a
+    ``ShrunkStartWarning`` names the classes concerned.
 
     Parameters
     ----------
@@ -76,11 +88,7 @@ class SemiSupervisedGaussianMixture(GaussianMixture):
     tol : float, default=1e-3
         Convergence threshold on the change of ``lower_bound_`` between iterations.
     reg_covar : float, default=1e-6
-        Added to the covariance diagonals. A class with fewer labelled rows
-        than its covariance needs (per component: n_features + 1 for 'full', 2
-        for 'diag' and 'spherical'; 'tied': n_components + n_features labelled
-        rows in all) is refused unless reg_covar is at least 1e-3 x the
-        labelled rows' mean feature variance (then it is deliberate shrinkage).
+        Added to the covariance diagonals.
     max_iter : int, default=100
     mode : {'clamp', 'seed'}, default='clamp'
         'clamp': every labelled row keeps responsibility 1 for its class during
@@ -125,6 +133,9 @@ class SemiSupervisedGaussianMixture(GaussianMixture):
     lower_bounds_ : list of float
         That value at every iteration, for the parameters before that
         iteration's M-step (non-decreasing up to rounding when reg_covar=0).
+    class_means_ : ndarray of shape (n_classes, n_features)
+        Mean of each class under the model: the weight-averaged means of its
+        components (equal to ``means_`` with one component per class).
     converged_ : bool
     n_iter_ : int
     n_features_in_ : int
@@ -188,6 +199,7 @@ class SemiSupervisedGaussianMixture(GaussianMixture):
         """
         name = type(self).__name__
         self._check_semi_params()
+        check_feature_names(self, X, reset=True)
         X = check_array(X, name, ensure_min_samples=2)
         n_samples, n_features = X.shape
         classes, row_label = _encode_labels(y, n_samples, name)
@@ -215,7 +227,8 @@ class SemiSupervisedGaussianMixture(GaussianMixture):
         component_label = self._component_labels(X, row_label, labelled_weight, classes)
         if _is_dask(X):
             X = DaskRows(X, name)  # persisted once: the start and every EM pass read it
-        driver._start = driver._labelled_start(X, labelled_weight, component_label)
+        driver._start = driver._labelled_start(X, labelled_weight, component_label,
+                                               sample_weight, classes)
 
         # EM-lambda: the unlabelled rows' weights scaled by lambda (empty: all ones).
         row_weight = sample_weight
@@ -228,6 +241,9 @@ class SemiSupervisedGaussianMixture(GaussianMixture):
         for attribute in _FITTED_ATTRIBUTES:
             setattr(self, attribute, getattr(driver, attribute))
         self.classes_ = classes
+        weights = self.weights_.reshape(n_classes, per_class)
+        self.class_means_ = np.einsum("cp,cpd->cd", weights / weights.sum(axis=1, keepdims=True),
+                                      self.means_.reshape(n_classes, per_class, n_features))
         return self
 
     def fit_predict(self, X, y, sample_weight=None):
@@ -264,9 +280,6 @@ class SemiSupervisedGaussianMixture(GaussianMixture):
         rows cannot determine its components' covariances.
         """
         per_class = self.n_components_per_class
-        n_features = X.shape[1]
-        needed = {"full": n_features + 1, "diag": 2, "spherical": 2,
-                  "tied": 1}[self.covariance_type]
         positive = labelled_weight > 0
         counts = np.bincount(row_label[positive], minlength=classes.shape[0])
         for c, count in enumerate(counts):
@@ -281,13 +294,6 @@ class SemiSupervisedGaussianMixture(GaussianMixture):
                     f"positive sample_weight, fewer than its {per_class} component(s): "
                     "each component starts from at least one labelled row. Label more "
                     "rows or lower n_components_per_class.")
-            if count < needed * per_class:
-                self._refuse_short_class(X, labelled_weight, classes[c], count, needed)
-        if self.covariance_type == "tied":
-            n_components = classes.shape[0] * per_class
-            if positive.sum() < n_components + n_features:
-                self._refuse_short_class(X, labelled_weight, None, int(positive.sum()),
-                                         n_components + n_features)
         component_label = np.where(row_label >= 0, row_label * per_class, 0)
         if per_class == 1:
             return component_label
@@ -297,44 +303,15 @@ class SemiSupervisedGaussianMixture(GaussianMixture):
                 _read_rows(X, rows, type(self).__name__), labelled_weight[rows], per_class)
         return component_label
 
-    def _refuse_short_class(self, X, labelled_weight, label, count, needed):
-        """Raise unless reg_covar is large enough to count as shrinkage."""
-        threshold = REG_COVAR_AS_SHRINKAGE * _mean_feature_variance(
-            X, labelled_weight, type(self).__name__)
-        if self.reg_covar >= threshold and self.reg_covar > 0:
-            return
-        ctype = self.covariance_type
-        per_class = self.n_components_per_class
-        if ctype == "tied":
-            problem = ("The shared 'tied' covariance needs at least n_components + "
-                       f"n_features = {needed} labelled rows, but y has {count}")
-        else:
-            rule = "n_features + 1" if ctype == "full" else "2"
-            problem = (f"Class {_label_text(label)} has {count} labelled rows, but a "
-                       f"'{ctype}' covariance in {X.shape[1]} dimension(s) needs at "
-                       f"least {needed} ({rule}) per component")
-            if per_class > 1:
-                problem += f", {needed * per_class} for {per_class} components"
-        simpler = [f"'{t}'" for t in ("diag", "spherical") if t != ctype]
-        remedies = ["label more rows"]
-        if ctype in ("full", "tied"):
-            remedies.append(f"use covariance_type={' or '.join(simpler)} (2 rows per "
-                            "component)")
-        if per_class > 1:
-            remedies.append("lower n_components_per_class")
-        remedies.append(f"raise reg_covar (now {self.reg_covar:g}) to at least "
-                        f"{threshold:.3g} ({REG_COVAR_AS_SHRINKAGE:g} x the labelled rows' "
-                        "mean feature variance) so that it regularises the covariance")
-        raise ValueError(f"{problem}, to be estimated from its labelled rows. To fix it: "
-                         + "; ".join(remedies) + ".")
-
-    def _labelled_start(self, X, labelled_weight, component_label):
+    def _labelled_start(self, X, labelled_weight, component_label, sample_weight, classes):
         """Start parameters from the labelled rows only.
 
         Weights: the components' shares of the labelled weight (class
         frequencies). Means and covariances (+ reg_covar): the fused kernel's
         statistics of the labelled rows, each clamped to its component and
-        centred on NumPy means of those rows, then the ordinary M-step.
+        centred on NumPy means of those rows, then the ordinary M-step; a
+        component with too few labelled rows for its covariance gets the
+        shrunk estimate of the class docstring (``_shrink_short_components``).
         """
         n_components = self.n_components
         name = type(self).__name__
@@ -360,10 +337,46 @@ class SemiSupervisedGaussianMixture(GaussianMixture):
         else:
             nk, means, covariances = self._hard_assignment_moments(
                 X, labelled_weight, component_label, centres)
+        covariances = self._shrink_short_components(X, nk, covariances, sample_weight,
+                                                    classes)
         prec_chol = _linalg.precision_cholesky(covariances, self.covariance_type,
                                                self.reg_covar, X.dtype)
         return _Params(nk / nk.sum(), np.ascontiguousarray(means), covariances,
                        np.ascontiguousarray(prec_chol), self.covariance_type)
+
+    def _shrink_short_components(self, X, nk, covariances, sample_weight, classes):
+        """Covariances of components whose labelled weight ``nk`` is below what
+        their covariance needs, shrunk: (nk S + needed T) / (nk + needed) + reg_covar,
+        T = the per-feature variance of all rows (sample-weighted). Warns."""
+        ctype = self.covariance_type
+        n_components, n_features = self.n_components, X.shape[1]
+        needed = {"full": n_features + 1, "diag": 2, "spherical": 2,
+                  "tied": n_components + n_features}[ctype]
+        counts = np.array([nk.sum()]) if ctype == "tied" else nk
+        short = counts < needed
+        if not short.any():
+            return covariances
+        weights = sample_weight if sample_weight.shape[0] else np.ones(X.shape[0])
+        variance = _feature_variances(X, weights, type(self).__name__)
+        target = {"full": np.diag(variance), "tied": np.diag(variance), "diag": variance,
+                  "spherical": variance.mean()}[ctype]
+        scatter = covariances - _regularisation(self.reg_covar, ctype, n_features)
+        blend = counts / (counts + needed)
+        shrunk = np.array(scatter if ctype != "tied" else scatter[None], copy=True)
+        for k in np.flatnonzero(short):
+            shrunk[k] = blend[k] * shrunk[k] + (1.0 - blend[k]) * target
+        shrunk = shrunk[0] if ctype == "tied" else shrunk
+        per_class = self.n_components_per_class
+        which = ("the shared 'tied' covariance" if ctype == "tied" else "class(es) " + ", ".join(
+            _label_text(classes[c]) for c in np.unique(np.flatnonzero(short) // per_class)))
+        warnings.warn(
+            f"Too few labelled rows to estimate the '{ctype}' covariance of {which} "
+            f"(at least {needed} {'in all' if ctype == 'tied' else 'per component'}): its "
+            "start was shrunk towards the per-feature variance of all rows, "
+            f"(n S + {needed} T) / (n + {needed}); EM then estimates it from all rows. "
+            "Label more rows to start from the labelled rows' own covariance.",
+            ShrunkStartWarning, stacklevel=4)
+        return shrunk + _regularisation(self.reg_covar, ctype, n_features)
 
     # Hooks of the inherited EM driver: the start was made from the labels in
     # fit, so the driver reads no rows for it and draws no random numbers.
@@ -386,8 +399,8 @@ class SemiSupervisedGaussianMixture(GaussianMixture):
             yield start, stop, wlp - _logsumexp_rows(wlp)[:, None]
 
     def _lazy_class_proba(self, X):
-        """Lazy class posteriors of a dask X: component posteriors from the serial
-        per-block kernel (never the parallel one inside dask workers), summed per class."""
+        """Lazy class posteriors of a dask X: component posteriors from the kernel run
+        per block on the worker's thread (no thread pool inside dask workers), summed per class."""
         n_classes = self.classes_.shape[0]
         per_class = self.means_.shape[0] // n_classes
         to_class = np.repeat(np.eye(n_classes), per_class, axis=0)  # (K, n_classes)
@@ -418,7 +431,7 @@ class SemiSupervisedGaussianMixture(GaussianMixture):
         X = self._validated(X)
         if _is_dask(X):
             return self._lazy_class_proba(X)
-        proba = np.empty((X.shape[0], self.classes_.shape[0]))
+        proba = np.empty((X.shape[0], self.classes_.shape[0]), dtype=self._output_dtype(X))
         for start, stop, log_post in self._class_log_posterior_chunks(X):
             proba[start:stop] = np.exp(log_post)
         return proba
@@ -573,8 +586,8 @@ def _row_chunks_at(X, indices, estimator_name):
         yield part, _read_rows(X, part, estimator_name)
 
 
-def _mean_feature_variance(X, weights, estimator_name):
-    """Mean over features of the weighted variance of the rows of positive weight."""
+def _feature_variances(X, weights, estimator_name):
+    """Weighted variance of each feature over the rows of positive weight (streamed)."""
     used = np.flatnonzero(weights > 0)
     total = weights[used].sum()
     mean = np.zeros(X.shape[1])
@@ -584,7 +597,12 @@ def _mean_feature_variance(X, weights, estimator_name):
     squares = np.zeros(X.shape[1])
     for part, rows in _row_chunks_at(X, used, estimator_name):
         squares += weights[part] @ (rows.astype(np.float64) - mean) ** 2
-    return float(squares.mean() / total)
+    return squares / total
+
+
+def _regularisation(reg_covar, covariance_type, n_features):
+    """What the M-step adds to a covariance: reg_covar on the diagonal."""
+    return reg_covar * np.eye(n_features) if covariance_type in ("full", "tied") else reg_covar
 
 
 def _logsumexp_last(a):

@@ -60,12 +60,8 @@ def assert_same_fit(ours, theirs, X):
         assert getattr(ours, name) == getattr(theirs, name), name
 
 
-# scikit-learn starts a 'tied' fit from seed rows with the scatter of all rows;
-# GaussianMixture's start (which this estimator shares) is being changed to match,
-# so tied is compared from 'random' starts until then.
 SAME_START_CASES = [(init, ct) for init in ("random", "random_from_data")
-                    for ct in COVARIANCE_TYPES
-                    if not (init == "random_from_data" and ct == "tied")]
+                    for ct in COVARIANCE_TYPES]
 
 
 @pytest.mark.parametrize("init_params, covariance_type", SAME_START_CASES)

@@ -1,10 +1,12 @@
-"""Each Numba kernel against the NumPy oracles of tests/naive.py.
+"""Each Numba kernel, run over fixed partitions by fastem._parallel, against the
+NumPy oracles of tests/naive.py.
 
 The kernels read X in its own dtype and do all arithmetic in float64. float32
 to float64 conversion is exact, so the oracle, given X.astype(float64), sees
 the very numbers the kernel sees: the float32 cases use the same tolerance as
 float64 (only the order of float64 summation differs).
 """
+import contextlib
 import importlib
 
 import numpy as np
@@ -13,6 +15,7 @@ import pytest
 import naive
 from conftest import COVARIANCE_TYPES
 
+from fastem import _parallel
 from fastem._stats import Stats, m_step
 
 RTOL = 1e-10
@@ -57,21 +60,38 @@ def empty_stats(covariance_type, n_components, n_features):
 
 def run_accumulate(covariance_type, X, weights, means, prec_chol, shift, part_rows,
                    sample_weight=None, row_label=None, component_class=None,
-                   log_lik=0.0, totals=None, variant="accumulate_stats"):
+                   log_lik=0.0, totals=None, threads=1):
+    """The kernel over partitions of part_rows rows on ``threads`` threads, folded onto
+    the running totals (log_lik, totals) as the driver does."""
     n_components, n_features = means.shape
     if component_class is None:
         component_class = np.arange(n_components, dtype=np.int64)
-    nk, s1, s2 = totals if totals is not None else empty_stats(
-        covariance_type, n_components, n_features)
-    log_lik = getattr(kernels(covariance_type), variant)(
-        readonly(X),
-        np.empty(0) if sample_weight is None else np.ascontiguousarray(sample_weight, float),
-        np.empty(0, np.int64) if row_label is None else np.ascontiguousarray(row_label, np.int64),
-        np.ascontiguousarray(component_class, dtype=np.int64),
-        np.ascontiguousarray(means), np.ascontiguousarray(prec_chol),
-        np.ascontiguousarray(log_norm_of(weights, prec_chol, covariance_type, n_features)),
-        np.ascontiguousarray(shift, dtype=np.float64), part_rows, log_lik, nk, s1, s2)
-    return log_lik, nk, s1, s2
+    stats = Stats(covariance_type, n_components, n_features)
+    stats.log_lik = log_lik
+    if totals is not None:
+        stats.nk, stats.s1, stats.s2 = totals
+    with partitions_of(part_rows):
+        _parallel.accumulate_stats(
+            kernels(covariance_type).accumulate_stats, readonly(X),
+            np.empty(0) if sample_weight is None else np.ascontiguousarray(sample_weight, float),
+            np.empty(0, np.int64) if row_label is None
+            else np.ascontiguousarray(row_label, np.int64),
+            np.ascontiguousarray(component_class, dtype=np.int64),
+            np.ascontiguousarray(means), np.ascontiguousarray(prec_chol),
+            np.ascontiguousarray(log_norm_of(weights, prec_chol, covariance_type, n_features)),
+            np.ascontiguousarray(shift, dtype=np.float64), stats, threads=threads)
+    return stats.log_lik, stats.nk, stats.s1, stats.s2
+
+
+@contextlib.contextmanager
+def partitions_of(part_rows):
+    """Run fastem._parallel with partitions of part_rows rows."""
+    saved = _parallel.PARTITION_ROWS
+    _parallel.PARTITION_ROWS = part_rows
+    try:
+        yield
+    finally:
+        _parallel.PARTITION_ROWS = saved
 
 
 def upper(s2, covariance_type):
@@ -102,59 +122,74 @@ def assert_stats_match_oracle(covariance_type, X, weights, means, prec_chol, shi
 
 
 # ---------------------------------------------------------------- E + stats
-def variant_or_skip(covariance_type, variant):
-    assert hasattr(kernels(covariance_type), variant), f"no {variant} kernel"
-    return variant
+# One thread runs the partitions inline; three run them on the pool, out of
+# order, and fold them in order: both match the oracle, and each other bit for bit.
+THREADS = (1, 3)
 
 
-# The parallel kernel and its serial twin (dask blocks, single-partition passes)
-# must both match the oracle, and each other bit for bit.
-ACCUMULATE_VARIANTS = ("accumulate_stats", "accumulate_stats_serial")
-LOG_PROB_VARIANTS = ("weighted_log_prob", "weighted_log_prob_serial")
-
-
-@pytest.mark.parametrize("variant", ACCUMULATE_VARIANTS)
+@pytest.mark.parametrize("threads", THREADS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 @pytest.mark.parametrize("n_samples, part_rows", [
     (1, 4096), (31, 4096), (32, 4096), (33, 4096), (97, 4096),  # one partition, blocks of 32
-    (100, 7),    # 15 partitions: one wave, partitions shorter than a block
-    (493, 7),    # 71 partitions: three waves (WAVE = 32), the last one short
+    (100, 7),    # 15 partitions, shorter than a block
+    (493, 7),    # 71 partitions: more than the pool's in-flight window
     (1000, 33),  # 31 partitions, each a block plus one row
 ])
 def test_accumulate_stats_matches_oracle(covariance_type, dtype, n_samples, part_rows,
-                                         variant):
-    variant_or_skip(covariance_type, variant)
+                                         threads):
     X, weights, means, prec_chol, shift = make_case(covariance_type, dtype, n_samples)
     got = run_accumulate(covariance_type, X, weights, means, prec_chol, shift, part_rows,
-                         variant=variant)
+                         threads=threads)
     assert_stats_match_oracle(covariance_type, X, weights, means, prec_chol, shift, got)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_serial_kernels_give_the_parallel_bits(covariance_type, dtype):
-    variant_or_skip(covariance_type, "accumulate_stats_serial")
+def test_thread_counts_give_the_same_bits(covariance_type, dtype):
     X, weights, means, prec_chol, shift = make_case(covariance_type, dtype, 1000, seed=11)
     rng = np.random.default_rng(3)
     extra = dict(sample_weight=rng.uniform(0.0, 2.0, size=1000),
                  row_label=rng.integers(-1, 4, size=1000))
     for part_rows in (7, 64, 4096):
-        parallel = run_accumulate(covariance_type, X, weights, means, prec_chol, shift,
-                                  part_rows, **extra)
-        serial = run_accumulate(covariance_type, X, weights, means, prec_chol, shift,
-                                part_rows, variant="accumulate_stats_serial", **extra)
-        for a, b in zip(parallel, serial):
-            np.testing.assert_array_equal(a, b)
+        results = [run_accumulate(covariance_type, X, weights, means, prec_chol, shift,
+                                  part_rows, threads=threads, **extra)
+                   for threads in (1, 2, 5)]
+        for other in results[1:]:
+            for a, b in zip(results[0], other):
+                np.testing.assert_array_equal(a, b)
     n_features = means.shape[1]
     log_norm = log_norm_of(weights, prec_chol, covariance_type, n_features)
     outs = []
-    for variant in LOG_PROB_VARIANTS:
+    for threads in (1, 3):
         out = np.empty((1000, means.shape[0]))
-        getattr(kernels(covariance_type), variant)(
-            readonly(X), means, np.ascontiguousarray(prec_chol), log_norm, out)
+        with partitions_of(64):
+            _parallel.weighted_log_prob(kernels(covariance_type).weighted_log_prob,
+                                        readonly(X), means, np.ascontiguousarray(prec_chol),
+                                        log_norm, out, threads=threads)
         outs.append(out)
     np.testing.assert_array_equal(outs[0], outs[1])
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_the_kernel_overwrites_its_outputs(covariance_type):
+    """A kernel call is one partition: its statistics replace whatever the buffers held
+    (the driver folds them), so a stale buffer cannot leak into a fit."""
+    X, weights, means, prec_chol, shift = make_case(covariance_type, np.float64, 77, seed=12)
+    n_components, n_features = means.shape
+    clean = empty_stats(covariance_type, n_components, n_features)
+    dirty = [np.full_like(a, 1e300) for a in clean]
+    args = (readonly(X), np.empty(0), np.empty(0, np.int64),
+            np.arange(n_components, dtype=np.int64), means, np.ascontiguousarray(prec_chol),
+            log_norm_of(weights, prec_chol, covariance_type, n_features),
+            np.ascontiguousarray(shift, dtype=np.float64))
+    ll_clean = kernels(covariance_type).accumulate_stats(*args, *clean)
+    ll_dirty = kernels(covariance_type).accumulate_stats(*args, *dirty)
+    assert ll_clean == ll_dirty
+    for a, b in zip(clean, dirty):
+        np.testing.assert_array_equal(a, b)
+    assert_stats_match_oracle(covariance_type, X, weights, means, prec_chol, shift,
+                              (ll_clean, *clean))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -182,12 +217,11 @@ def test_empty_sample_weight_means_ones(covariance_type):
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("variant", ACCUMULATE_VARIANTS)
+@pytest.mark.parametrize("threads", THREADS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_accumulate_stats_labelled_rows(covariance_type, dtype, variant):
+def test_accumulate_stats_labelled_rows(covariance_type, dtype, threads):
     """Clamped EM: a labelled row only has responsibility on its class's components."""
-    variant_or_skip(covariance_type, variant)
     n = 260
     X, weights, means, prec_chol, shift = make_case(covariance_type, dtype, n, seed=3)
     component_class = np.array([0, 0, 1, 2], dtype=np.int64)  # class 0 has two components
@@ -196,7 +230,7 @@ def test_accumulate_stats_labelled_rows(covariance_type, dtype, variant):
     sample_weight = rng.uniform(0.0, 2.0, size=n)
     got = run_accumulate(covariance_type, X, weights, means, prec_chol, shift, 7,
                          sample_weight=sample_weight, row_label=row_label,
-                         component_class=component_class, variant=variant)
+                         component_class=component_class, threads=threads)
     assert_stats_match_oracle(covariance_type, X, weights, means, prec_chol, shift, got,
                               sample_weight=sample_weight, row_label=row_label,
                               component_class=component_class)
@@ -244,17 +278,19 @@ def test_running_totals_and_chunks_fold_identically(covariance_type):
 
 
 # ------------------------------------------------------------ prediction
-@pytest.mark.parametrize("variant", LOG_PROB_VARIANTS)
+@pytest.mark.parametrize("threads", THREADS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_weighted_log_prob_matches_oracle(covariance_type, dtype, variant):
-    variant_or_skip(covariance_type, variant)
+def test_weighted_log_prob_matches_oracle(covariance_type, dtype, threads):
     X, weights, means, prec_chol, _ = make_case(covariance_type, dtype, 133, seed=8)
     n_components, n_features = means.shape
-    out = np.empty((133, n_components))
-    getattr(kernels(covariance_type), variant)(
-        readonly(X), means, np.ascontiguousarray(prec_chol),
-        log_norm_of(weights, prec_chol, covariance_type, n_features), out)
+    out = np.full((133, n_components), np.nan)
+    with partitions_of(16):  # 9 partitions, each writing its own slice of out
+        _parallel.weighted_log_prob(
+            kernels(covariance_type).weighted_log_prob, readonly(X), means,
+            np.ascontiguousarray(prec_chol),
+            log_norm_of(weights, prec_chol, covariance_type, n_features), out,
+            threads=threads)
     expected = naive.weighted_log_prob(
         X, weights, means,
         naive.precision_matrices(prec_chol, covariance_type, n_components, n_features))
@@ -276,8 +312,8 @@ def test_m_step_matches_oracle(covariance_type, centre):
     stats.log_lik = kernels(covariance_type).accumulate_stats(
         readonly(X), sample_weight, np.empty(0, np.int64),
         np.arange(n_components, dtype=np.int64), means, np.ascontiguousarray(prec_chol),
-        log_norm_of(weights, prec_chol, covariance_type, n_features), shift, 7,
-        0.0, stats.nk, stats.s1, stats.s2)
+        log_norm_of(weights, prec_chol, covariance_type, n_features), shift,
+        stats.nk, stats.s1, stats.s2)
     nk, new_means, covariances = m_step(stats, means, shift, covariance_type, 1e-6)
 
     precisions = naive.precision_matrices(prec_chol, covariance_type, n_components,

@@ -50,10 +50,14 @@ def test_compiled_m_step_equals_numpy_reference(covariance_type):
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_compiled_m_step_reports_a_singular_covariance(covariance_type):
-    """Zero statistics and no regularisation: not positive definite, so ok is False
-    (the driver then raises the NumPy path's error naming the component)."""
+    """Zero statistics around centres at the origin and no regularisation: not
+    positive definite, so ok is False (the driver then raises the NumPy path's
+    error naming the component). Centres away from the origin would give
+    scikit-learn's tiny positive nk (10 eps mu / nk')^2 instead."""
     stats, means, shift = random_stats(covariance_type)
     stats.s1[:] = 0.0
     stats.s2[...] = 0.0
+    means[:] = 0.0
+    shift[:] = 0.0
     ok = getattr(mstep, covariance_type)(stats.nk, stats.s1, stats.s2, means, shift, 0.0)[0]
     assert not ok

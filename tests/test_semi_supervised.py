@@ -9,7 +9,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 import naive_semi
 from fastem import GaussianMixture
 from fastem.exceptions import ConvergenceWarning, NotFittedError
-from fastem.semi_supervised import DataConversionWarning, SemiSupervisedGaussianMixture
+from fastem.semi_supervised import (DataConversionWarning, SemiSupervisedGaussianMixture,
+                                     ShrunkStartWarning)
 
 TYPES = ("full", "tied", "diag", "spherical")
 
@@ -305,21 +306,98 @@ def no_heavy_work(monkeypatch):
     monkeypatch.setattr(SemiSupervisedGaussianMixture, "_em_pass", forbidden)
 
 
-def test_class_with_too_few_rows_for_its_covariance(no_heavy_work):
+def shrunk_start_oracle(X, y, covariance_type, reg_covar):
+    """The documented start in NumPy: per class the labelled rows' mean and scatter S
+    (ML, bias=True); a class with n labelled rows below ``needed`` gets
+    (n S + needed T) / (n + needed), T = the per-feature variance of all rows."""
+    d = X.shape[1]
+    classes = np.unique(y[y >= 0])
+    needed = {"full": d + 1, "diag": 2, "spherical": 2, "tied": len(classes) + d}[covariance_type]
+    variance = X.var(axis=0)
+    target = {"full": np.diag(variance), "tied": np.diag(variance), "diag": variance,
+              "spherical": variance.mean()}[covariance_type]
+    scatters, counts = [], []
+    for c in classes:
+        rows = X[y == c]
+        scatter = np.cov(rows.T, bias=True).reshape(d, d)
+        counts.append(len(rows))
+        scatters.append({"full": scatter, "tied": scatter * len(rows), "diag": np.diag(scatter),
+                         "spherical": np.trace(scatter) / d}[covariance_type])
+    if covariance_type == "tied":
+        n = sum(counts)
+        scatters, counts = [sum(scatters) / n], [n]
+    covariances = [s if n >= needed else (n * s + needed * target) / (n + needed)
+                   for s, n in zip(scatters, counts)]
+    reg = reg_covar * np.eye(d) if covariance_type in ("full", "tied") else reg_covar
+    covariances = np.array(covariances) + reg
+    return covariances[0] if covariance_type == "tied" else covariances
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_few_labelled_rows_start_from_the_documented_shrunk_estimate(covariance_type):
     X, y, _ = overlapping_classes(0, n_features=4)
     y = y.copy()
     y[np.flatnonzero(y == 2)[3:]] = -1  # class 2 keeps 3 labelled rows, 'full' needs 5
-    with pytest.raises(ValueError, match=r"Class 2 has 3 labelled rows.*'full'.*at least 5"
-                                         r".*'diag' or 'spherical'.*reg_covar"):
-        fit(X, y)
+    if covariance_type in ("diag", "spherical"):
+        y[np.flatnonzero(y == 1)[1:]] = -1  # 1 row: too few for a variance too
+    if covariance_type == "tied":
+        y[np.flatnonzero(y == 0)[1:]] = -1
+        y[np.flatnonzero(y == 1)[1:]] = -1  # 1 + 1 + 3 rows < 3 classes + 4 features
+    with pytest.warns(ShrunkStartWarning, match="shrunk towards the per-feature variance"):
+        start = fit(X, y, covariance_type=covariance_type, max_iter=0)
+    assert_allclose(start.covariances_, shrunk_start_oracle(X, y, covariance_type, 1e-6),
+                    rtol=1e-10, atol=1e-12)
+    with pytest.warns(ShrunkStartWarning):
+        model = fit(X, y, covariance_type=covariance_type)
+    assert model.converged_
 
 
-def test_too_few_rows_accepted_with_diag_or_shrinkage():
+def test_enough_labelled_rows_give_no_warning_and_no_shrinkage():
+    X, y, _ = overlapping_classes(0, n_features=4)
+    start = fit(X, y, max_iter=0)  # filterwarnings=error: no ShrunkStartWarning
+    assert_allclose(start.covariances_, shrunk_start_oracle(X, y, "full", 1e-6), rtol=1e-10)
+
+
+def test_shrunk_start_warning_names_the_classes():
     X, y, _ = overlapping_classes(0, n_features=4)
     y = y.copy()
     y[np.flatnonzero(y == 2)[3:]] = -1
-    assert fit(X, y, covariance_type="diag").converged_
-    assert fit(X, y, reg_covar=0.1).converged_
+    with pytest.warns(ShrunkStartWarning, match=r"'full' covariance of class\(es\) 2 \(at "
+                                                r"least 5 per component\)"):
+        fit(X, y)
+    fit(X, y, covariance_type="diag")  # 3 rows are enough for a variance: no warning
+
+
+def test_digits_few_labels_full_covariance():
+    """Issue 12's case, smaller (3 draws): digits in 12 PCA dimensions, 10 labelled rows
+    per class, 'full': the fit works and beats unsupervised EM by far on the
+    unlabelled rows (README: the 10-draw table)."""
+    pytest.importorskip("sklearn")
+    from sklearn.datasets import load_digits
+    from sklearn.decomposition import PCA
+    images, truth = load_digits(return_X_y=True)
+    X = PCA(12, random_state=0).fit_transform(images)
+    scores = {"clamp": [], "seed": [], "unsupervised": []}
+    for draw in range(3):
+        rng = np.random.RandomState(draw)
+        y = np.full(len(truth), -1)
+        for c in range(10):
+            y[rng.choice(np.flatnonzero(truth == c), 10, replace=False)] = c
+        unlabelled = y == -1
+        for mode in ("clamp", "seed"):
+            with pytest.warns(ShrunkStartWarning):
+                model = fit(X, y, covariance_type="full", reg_covar=1e-3, mode=mode,
+                            max_iter=200)
+            scores[mode].append(np.mean(model.predict(X)[unlabelled] == truth[unlabelled]))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            gm = GaussianMixture(10, covariance_type="full", reg_covar=1e-3, random_state=draw,
+                                 max_iter=200).fit(X)
+        scores["unsupervised"].append(
+            best_permutation_accuracy(gm.predict(X)[unlabelled], truth[unlabelled]))
+    mean = {k: np.mean(v) for k, v in scores.items()}
+    assert mean["clamp"] > 0.9 and mean["seed"] > 0.9, mean
+    assert mean["clamp"] > mean["unsupervised"] + 0.08, mean
 
 
 @pytest.mark.parametrize("y, message", [
@@ -423,22 +501,17 @@ EXPECTED_FAILURES = {
     "check_fit2d_predict1d": "n_components=1 does not match y",
     # y in {-1, 1}: -1 marks an unlabelled row (sklearn.semi_supervised's convention).
     "check_classifiers_classes": "-1 marks an unlabelled row",
-    # 15 rows in 30 dimensions: class covariances undetermined, refused by design.
-    "check_sample_weight_equivalence_on_dense_data": "labelled rows",
 }
 
 
-@pytest.mark.parametrize("estimator, refused_sample_weight_check", [
-    (SemiSupervisedGaussianMixture(), True),
-    # With reg_covar as deliberate shrinkage the sample-weight check runs and passes.
-    (SemiSupervisedGaussianMixture(covariance_type="diag", reg_covar=0.01), False),
+@pytest.mark.parametrize("estimator", [
+    SemiSupervisedGaussianMixture(),
+    SemiSupervisedGaussianMixture(covariance_type="diag", reg_covar=0.01),
 ])
-def test_sklearn_check_estimator(estimator, refused_sample_weight_check):
+def test_sklearn_check_estimator(estimator):
     pytest.importorskip("sklearn")
     from sklearn.utils.estimator_checks import check_estimator
     expected = dict(EXPECTED_FAILURES)
-    if not refused_sample_weight_check:
-        del expected["check_sample_weight_equivalence_on_dense_data"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the checks' own warnings (not a BaseEstimator, ...)
         warnings.simplefilter("always", DataConversionWarning)  # check_supervised_y_2d counts it

@@ -29,16 +29,6 @@ def exp_nonpositive(x):
     return p * _POW2[int(n) + 1075]
 
 
-# Partitions handled by one parallel wave. Bounds the per-partition statistics
-# buffers to WAVE copies, whatever the number of rows.
-WAVE = 32
-
-
-@njit(cache=True, fastmath=FASTMATH)
-def n_partitions(n_rows, part_rows):
-    return max(1, (n_rows + part_rows - 1) // part_rows)
-
-
 @njit(cache=True, fastmath=FASTMATH)
 def row_weight(sample_weight, i):
     """Frequency weight of row i; an empty array means all ones."""

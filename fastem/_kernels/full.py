@@ -6,10 +6,10 @@ Statistics per component k, centred on the current mean mu_k:
 mirrors it).
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .._config import FASTMATH
-from ._common import BLOCK, WAVE, load_block, n_partitions, normalize_row, row_label_of, row_weight
+from ._common import BLOCK, load_block, normalize_row, row_label_of, row_weight
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -126,13 +126,24 @@ def _accumulate_component(X, i0, n_block, wk, mean, xd, nk, s1k, s2k, k):
                            + ((a4 * x4[j] + a5 * x5[j]) + (a6 * x6[j] + a7 * x7[j])))
 
 
-@njit(cache=True, fastmath=FASTMATH)
-def _partition_stats(X, start, stop, sample_weight, row_label, component_class,
-                     means, prec_chol, log_norm, nk, s1, s2):
-    n_components, n_features = means.shape
+@njit(nogil=True, cache=True, fastmath=FASTMATH)
+def accumulate_stats(X, sample_weight, row_label, component_class, means,
+                     prec_chol, log_norm, shift, nk, s1, s2):
     nk[:] = 0.0
     s1[:] = 0.0
     s2[:] = 0.0
+    # The pass lives in a helper: measured about 10 % faster than the same loops
+    # written here (LLVM optimises the call as it did the old per-partition
+    # helper), for under a second more compile time.
+    return _accumulate(X, sample_weight, row_label, component_class, means, prec_chol,
+                       log_norm, nk, s1, s2)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _accumulate(X, sample_weight, row_label, component_class, means, prec_chol, log_norm,
+                nk, s1, s2):
+    n_rows = X.shape[0]
+    n_components, n_features = means.shape
     xt = np.empty((n_features, BLOCK))
     xc = np.empty((n_features, BLOCK))
     t = np.empty(BLOCK)
@@ -142,8 +153,8 @@ def _partition_stats(X, start, stop, sample_weight, row_label, component_class,
     wr = np.empty((n_components, BLOCK))
     resp = np.empty(n_components)
     log_lik = 0.0
-    for i0 in range(start, stop, BLOCK):
-        n_block = min(BLOCK, stop - i0)
+    for i0 in range(0, n_rows, BLOCK):
+        n_block = min(BLOCK, n_rows - i0)
         load_block(X, i0, n_block, xt)
         _block_log_prob(xt, means, prec_chol, log_norm, xc, t, maha, log_prob)
         wr[:] = 0.0  # padding rows keep zero weight
@@ -160,70 +171,8 @@ def _partition_stats(X, start, stop, sample_weight, row_label, component_class,
     return log_lik
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
-def accumulate_stats(X, sample_weight, row_label, component_class, means,
-                     prec_chol, log_norm, shift, part_rows, log_lik, nk, s1, s2):
-    n_rows, n_features = X.shape
-    n_components = means.shape[0]
-    n_parts = n_partitions(n_rows, part_rows)
-    n_slots = min(WAVE, n_parts)
-    slot_ll = np.zeros(n_slots)
-    slot_nk = np.zeros((n_slots, n_components))
-    slot_s1 = np.zeros((n_slots, n_components, n_features))
-    slot_s2 = np.zeros((n_slots, n_components, n_features, n_features))
-    for first in range(0, n_parts, n_slots):
-        n_here = min(n_slots, n_parts - first)
-        for slot in prange(n_here):
-            start = (first + slot) * part_rows
-            stop = min(n_rows, start + part_rows)
-            slot_ll[slot] = _partition_stats(
-                X, start, stop, sample_weight, row_label, component_class,
-                means, prec_chol, log_norm, slot_nk[slot], slot_s1[slot], slot_s2[slot])
-        # Fold in partition order, onto the running totals: the same sums
-        # whatever the thread count, and whether rows come in one call or in chunks.
-        for slot in range(n_here):
-            log_lik += slot_ll[slot]
-            nk += slot_nk[slot]
-            s1 += slot_s1[slot]
-            s2 += slot_s2[slot]
-    return log_lik
-
-
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(nogil=True, cache=True, fastmath=FASTMATH)
 def weighted_log_prob(X, means, prec_chol, log_norm, out):
-    n_rows = X.shape[0]
-    n_components, n_features = means.shape
-    for i in prange(n_rows):
-        xc = np.empty((n_components, n_features))
-        y = np.empty(n_features)
-        _centre_and_log_prob(X[i], means, prec_chol, log_norm, xc, y, out[i])
-
-
-# Serial variants for dask blocks: a scheduler already runs blocks in parallel,
-# so these never start Numba's thread pool (nogil lets blocks run side by side).
-# Same partitions, same fold order as accumulate_stats.
-
-@njit(nogil=True, cache=True, fastmath=FASTMATH)
-def accumulate_stats_serial(X, sample_weight, row_label, component_class, means,
-                            prec_chol, log_norm, shift, part_rows, log_lik, nk, s1, s2):
-    n_rows, n_features = X.shape
-    n_components = means.shape[0]
-    part_nk = np.zeros(n_components)
-    part_s1 = np.zeros((n_components, n_features))
-    part_s2 = np.zeros((n_components, n_features, n_features))
-    for part in range(n_partitions(n_rows, part_rows)):
-        start = part * part_rows
-        stop = min(n_rows, start + part_rows)
-        log_lik += _partition_stats(X, start, stop, sample_weight, row_label, component_class,
-                                    means, prec_chol, log_norm, part_nk, part_s1, part_s2)
-        nk += part_nk
-        s1 += part_s1
-        s2 += part_s2
-    return log_lik
-
-
-@njit(nogil=True, cache=True, fastmath=FASTMATH)
-def weighted_log_prob_serial(X, means, prec_chol, log_norm, out):
     n_components, n_features = means.shape
     xc = np.empty((n_components, n_features))
     y = np.empty(n_features)

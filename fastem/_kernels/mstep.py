@@ -46,20 +46,32 @@ def _cholesky_inverse_upper(cov, prec_chol):
 
 
 @njit(cache=True)
+def _mean_shift(nk, nk_safe, s1, centres, new_means):
+    """New means (scikit-learn's sum r x / nk', written into ``new_means``) and
+    their shifts from ``centres`` (see ``fastem._stats.m_step``)."""
+    n_components, n_features = s1.shape
+    delta = np.empty((n_components, n_features))
+    for k in range(n_components):
+        for d in range(n_features):
+            new_means[k, d] = centres[k, d] * (nk[k] / nk_safe[k]) + s1[k, d] / nk_safe[k]
+            delta[k, d] = new_means[k, d] - centres[k, d]
+    return delta
+
+
+@njit(cache=True)
 def full(nk, s1, s2, means, shift, reg_covar):
     n_components, n_features = s1.shape
     new_means = np.empty((n_components, n_features))
     cov = np.empty((n_components, n_features, n_features))
     prec_chol = np.empty((n_components, n_features, n_features))
     nk_safe = nk + EPS10
+    delta = _mean_shift(nk, nk_safe, s1, means, new_means)
     ok = True
     for k in range(n_components):
-        scale = 2.0 / nk_safe[k] - nk[k] / nk_safe[k] ** 2
-        for d in range(n_features):
-            new_means[k, d] = means[k, d] + s1[k, d] / nk_safe[k]
         for l in range(n_features):
             for j in range(l, n_features):
-                c = (s2[k, l, j] - s1[k, l] * s1[k, j] * scale) / nk_safe[k]
+                c = (s2[k, l, j] - s1[k, l] * delta[k, j] - delta[k, l] * s1[k, j]
+                     + nk[k] * delta[k, l] * delta[k, j]) / nk_safe[k]
                 cov[k, l, j] = c
                 cov[k, j, l] = c
             cov[k, l, l] += reg_covar
@@ -71,12 +83,10 @@ def full(nk, s1, s2, means, shift, reg_covar):
 def tied(nk, s1, s2, means, shift, reg_covar):
     n_components, n_features = s1.shape
     nk_safe = nk + EPS10
-    delta = np.empty((n_components, n_features))
     new_means = np.empty((n_components, n_features))
-    for k in range(n_components):
-        for d in range(n_features):
-            delta[k, d] = s1[k, d] / nk_safe[k]
-            new_means[k, d] = shift[d] + delta[k, d]
+    centres = np.empty((n_components, n_features))
+    centres[:] = shift
+    delta = _mean_shift(nk, nk_safe, s1, centres, new_means)
     total = nk_safe.sum()
     cov = np.empty((n_features, n_features))
     for l in range(n_features):
@@ -99,12 +109,12 @@ def diag(nk, s1, s2, means, shift, reg_covar):
     nk_safe = nk + EPS10
     new_means = np.empty((n_components, n_features))
     cov = np.empty((n_components, n_features))
+    delta = _mean_shift(nk, nk_safe, s1, means, new_means)
     ok = True
     for k in range(n_components):
-        scale = 2.0 / nk_safe[k] - nk[k] / nk_safe[k] ** 2
         for d in range(n_features):
-            new_means[k, d] = means[k, d] + s1[k, d] / nk_safe[k]
-            cov[k, d] = (s2[k, d] - s1[k, d] ** 2 * scale) / nk_safe[k] + reg_covar
+            squares = s2[k, d] - (2.0 * s1[k, d] - nk[k] * delta[k, d]) * delta[k, d]
+            cov[k, d] = squares / nk_safe[k] + reg_covar
             ok = ok and cov[k, d] > 0.0
     return ok, nk_safe / nk_safe.sum(), new_means, cov, 1.0 / np.sqrt(np.abs(cov))
 
@@ -115,13 +125,12 @@ def spherical(nk, s1, s2, means, shift, reg_covar):
     nk_safe = nk + EPS10
     new_means = np.empty((n_components, n_features))
     cov = np.empty(n_components)
+    delta = _mean_shift(nk, nk_safe, s1, means, new_means)
     ok = True
     for k in range(n_components):
-        scale = 2.0 / nk_safe[k] - nk[k] / nk_safe[k] ** 2
-        sq = 0.0
+        cross = 0.0
         for d in range(n_features):
-            new_means[k, d] = means[k, d] + s1[k, d] / nk_safe[k]
-            sq += s1[k, d] ** 2
-        cov[k] = (s2[k] - sq * scale) / nk_safe[k] / n_features + reg_covar
+            cross += (2.0 * s1[k, d] - nk[k] * delta[k, d]) * delta[k, d]
+        cov[k] = (s2[k] - cross) / nk_safe[k] / n_features + reg_covar
         ok = ok and cov[k] > 0.0
     return ok, nk_safe / nk_safe.sum(), new_means, cov, 1.0 / np.sqrt(np.abs(cov))

@@ -5,11 +5,11 @@ Statistics per component k, centred on the current mean mu_k:
 ``s2[k] = sum w r |x - mu_k|^2`` (K,).
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .._config import FASTMATH
-from ._common import (BLOCK, WAVE, add_scaled_sq_dist, load_block, n_partitions,
-                      normalize_row, row_label_of, row_weight)
+from ._common import (BLOCK, add_scaled_sq_dist, load_block, normalize_row, row_label_of,
+                      row_weight)
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -25,9 +25,10 @@ def _block_log_prob(xt, means, prec_chol, log_norm, maha, log_prob):
             log_prob[i, k] = log_norm[k] - 0.5 * maha[i]
 
 
-@njit(cache=True, fastmath=FASTMATH)
-def _partition_stats(X, start, stop, sample_weight, row_label, component_class,
-                     means, prec_chol, log_norm, shift, nk, s1, s2):
+@njit(nogil=True, cache=True, fastmath=FASTMATH)
+def accumulate_stats(X, sample_weight, row_label, component_class, means,
+                     prec_chol, log_norm, shift, nk, s1, s2):
+    n_rows = X.shape[0]
     n_components, n_features = means.shape
     nk[:] = 0.0
     s1[:] = 0.0
@@ -37,8 +38,8 @@ def _partition_stats(X, start, stop, sample_weight, row_label, component_class,
     log_prob = np.empty((BLOCK, n_components))
     resp = np.empty(n_components)
     log_lik = 0.0
-    for i0 in range(start, stop, BLOCK):
-        n_block = min(BLOCK, stop - i0)
+    for i0 in range(0, n_rows, BLOCK):
+        n_block = min(BLOCK, n_rows - i0)
         load_block(X, i0, n_block, xt)
         _block_log_prob(xt, means, prec_chol, log_norm, maha, log_prob)
         for i in range(n_block):
@@ -65,35 +66,6 @@ def _partition_stats(X, start, stop, sample_weight, row_label, component_class,
     return log_lik
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
-def accumulate_stats(X, sample_weight, row_label, component_class, means,
-                     prec_chol, log_norm, shift, part_rows, log_lik, nk, s1, s2):
-    n_rows, n_features = X.shape
-    n_components = means.shape[0]
-    n_parts = n_partitions(n_rows, part_rows)
-    n_slots = min(WAVE, n_parts)
-    slot_ll = np.zeros(n_slots)
-    slot_nk = np.zeros((n_slots, n_components))
-    slot_s1 = np.zeros((n_slots, n_components, n_features))
-    slot_s2 = np.zeros((n_slots, n_components))
-    for first in range(0, n_parts, n_slots):
-        n_here = min(n_slots, n_parts - first)
-        for slot in prange(n_here):
-            start = (first + slot) * part_rows
-            stop = min(n_rows, start + part_rows)
-            slot_ll[slot] = _partition_stats(
-                X, start, stop, sample_weight, row_label, component_class, means,
-                prec_chol, log_norm, shift, slot_nk[slot], slot_s1[slot], slot_s2[slot])
-        # Fold in partition order, onto the running totals: the same sums
-        # whatever the thread count, and whether rows come in one call or in chunks.
-        for slot in range(n_here):
-            log_lik += slot_ll[slot]
-            nk += slot_nk[slot]
-            s1 += slot_s1[slot]
-            s2 += slot_s2[slot]
-    return log_lik
-
-
 @njit(cache=True, fastmath=FASTMATH)
 def _row_log_prob(x, means, prec_chol, log_norm, out_row):
     """out_row[k] = log_norm[k] - |(x - mu_k) * prec_chol_k|^2 / 2 for one row."""
@@ -105,36 +77,7 @@ def _row_log_prob(x, means, prec_chol, log_norm, out_row):
         out_row[k] = log_norm[k] - 0.5 * maha
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(nogil=True, cache=True, fastmath=FASTMATH)
 def weighted_log_prob(X, means, prec_chol, log_norm, out):
-    for i in prange(X.shape[0]):
-        _row_log_prob(X[i], means, prec_chol, log_norm, out[i])
-
-
-# Serial variants for dask blocks: a scheduler already runs blocks in parallel,
-# so these never start Numba's thread pool (nogil lets blocks run side by side).
-# Same partitions, same fold order as accumulate_stats.
-
-@njit(nogil=True, cache=True, fastmath=FASTMATH)
-def accumulate_stats_serial(X, sample_weight, row_label, component_class, means,
-                            prec_chol, log_norm, shift, part_rows, log_lik, nk, s1, s2):
-    n_rows, n_features = X.shape
-    n_components = means.shape[0]
-    part_nk = np.zeros(n_components)
-    part_s1 = np.zeros((n_components, n_features))
-    part_s2 = np.zeros(n_components)
-    for part in range(n_partitions(n_rows, part_rows)):
-        start = part * part_rows
-        stop = min(n_rows, start + part_rows)
-        log_lik += _partition_stats(X, start, stop, sample_weight, row_label, component_class,
-                                    means, prec_chol, log_norm, shift, part_nk, part_s1, part_s2)
-        nk += part_nk
-        s1 += part_s1
-        s2 += part_s2
-    return log_lik
-
-
-@njit(nogil=True, cache=True, fastmath=FASTMATH)
-def weighted_log_prob_serial(X, means, prec_chol, log_norm, out):
     for i in range(X.shape[0]):
         _row_log_prob(X[i], means, prec_chol, log_norm, out[i])
