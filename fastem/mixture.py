@@ -19,6 +19,7 @@ import warnings
 import numpy as np
 
 from . import _linalg, _parallel
+from ._config import PARTITION_ROWS
 from ._dask import DaskRows, lazy_predict
 from ._init import kmeans_labels, kmeans_plusplus, random_resp_stats, subsample_indices
 from ._sources import ChunkProgress, n_chunks_of, readonly, row_chunks
