@@ -370,17 +370,26 @@ class MiniBatchGaussianMixture(GaussianMixture):
     def _online_passes(self, kernels, X, sample_weight, row_label, component_class, state,
                        random_state, unchecked):
         """Up to ``max_passes`` passes of stepwise EM: (state, per-pass mean
-        log-likelihoods, converged, unchecked)."""
+        log-likelihoods, converged, unchecked).
+
+        Each pass ends with tail averaging (Polyak-Ruppert; Cappe & Moulines
+        2009): the running statistics of the pass's second half of updates are
+        averaged (all moved to one centre), and the pass's parameters are the
+        M-step of that average, which cancels most of the step-to-step noise.
+        """
         block_rows = max(1, chunk_rows_for(X, self.chunk_size) // self.batch_size)
         block_rows *= self.batch_size
+        n_batches = sum(-(-min(block_rows, X.shape[0] - start) // self.batch_size)
+                        for start in range(0, X.shape[0], block_rows))
         history = []
         converged = False
         tic = time.perf_counter()
         for n_pass in range(1, self.max_passes + 1):
             pass_start = time.perf_counter()
             log_lik = weight = 0.0
-            for rows, weights, labels, indices in self._batches(
-                    X, sample_weight, row_label, block_rows, random_state):
+            average, n_averaged = None, 0
+            for index, (rows, weights, labels, indices) in enumerate(self._batches(
+                    X, sample_weight, row_label, block_rows, random_state)):
                 if unchecked:
                     bad = first_nonfinite_row(rows)
                     if bad >= 0:
@@ -390,7 +399,20 @@ class MiniBatchGaussianMixture(GaussianMixture):
                     kernels, state, rows, weights, labels, component_class)
                 log_lik += batch_log_lik
                 weight += batch_weight
+                if 2 * index + 1 >= n_batches and state.running is not None:
+                    n_averaged += 1
+                    average = state.running if average is None else _mixed(
+                        recentred(average, average_centre, state.centre,
+                                  self.covariance_type),
+                        state.running, 1.0 / n_averaged)
+                    average_centre = state.centre
             unchecked = False
+            if n_averaged > 1:
+                centre = _centre(state.params)
+                average = recentred(average, average_centre, centre, self.covariance_type)
+                state = _OnlineState(
+                    self._parameters_from_stats(average, state.params, X.dtype), average,
+                    centre, state.n_steps, state.scale, average.log_lik)
             history.append(log_lik / weight)
             change = history[-1] - (history[-2] if n_pass > 1 else -np.inf)
             report = _iteration_callback.get()
