@@ -173,7 +173,9 @@ class MiniBatchGaussianMixture(GaussianMixture):
         As for :class:`GaussianMixture`. The initialisation runs on at most
         ``init_max_samples`` rows of X (``fit``) or on the first batch
         (``partial_fit``). ``n_init`` runs whole online fits and keeps the one
-        with the best last ``lower_bounds_`` value.
+        with the best last ``lower_bounds_`` value. ``warm_start=True``: ``fit``
+        goes on from the fitted parameters (running statistics rebuilt from
+        them, the step-size schedule going on at ``n_steps_``).
     tol : float, default=1e-3
         ``fit`` stops after a pass whose ``lower_bounds_`` value changed by
         less than ``tol`` from the previous pass; also the tolerance of the
@@ -318,8 +320,6 @@ class MiniBatchGaussianMixture(GaussianMixture):
             component_class = np.arange(self.n_components, dtype=np.int64)
         kernels = _kernel_module(self.covariance_type)
         total_weight = float(sample_weight.sum()) if sample_weight.shape[0] else float(n_samples)
-        if total_weight == 0.0:
-            raise ValueError("sample_weight sums to 0: there is nothing to fit.")
 
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
@@ -338,9 +338,9 @@ class MiniBatchGaussianMixture(GaussianMixture):
                 unchecked = unchecked and not checked
                 params = self._initial_parameters(init_X, init_weight, init_label,
                                                   component_class, random_state, init)
+                state = _OnlineState(params, None, None, 0, total_weight, 0.0)
             else:
-                params = self._current_parameters()
-            state = _OnlineState(params, None, None, 0, total_weight, 0.0)
+                state = self._resumed_state(total_weight)
             state, history, converged, unchecked = self._online_passes(
                 kernels, X, sample_weight, row_label, component_class, state,
                 random_state, unchecked)
@@ -452,6 +452,16 @@ class MiniBatchGaussianMixture(GaussianMixture):
         batch._fit(X, sample_weight, row_label, component_class)
         return batch
 
+    def _resumed_state(self, scale):
+        """The stepwise-EM state of a fitted model that has no running statistics
+        (loaded from a file, refined by batch EM, or warm-started): statistics
+        rebuilt from its parameters, the step-size schedule going on at n_steps_."""
+        params = self._current_parameters()
+        running = statistics_of_parameters(params, scale, self.reg_covar)
+        running.log_lik = self.lower_bound_
+        return _OnlineState(params, running, _centre(params), getattr(self, "n_steps_", 0),
+                            scale, self.lower_bound_)
+
     def _commit(self, state, n_features):
         self._set_parameters(state.params)
         self._online_state = state
@@ -466,9 +476,11 @@ class MiniBatchGaussianMixture(GaussianMixture):
         or ``weights_init``/``means_init``/``precisions_init``) and takes the
         batch's statistics as the running statistics; later calls mix theirs in
         with step ``eta_t``. A fitted or loaded model continues from its
-        parameters. A bad batch (wrong number of features, NaN/inf, negative
-        weights, fewer rows than components on the first call, total weight 0)
-        raises ValueError and leaves the model exactly as it was.
+        parameters (its running statistics, or statistics rebuilt from its
+        parameters when it has none, e.g. after ``fastem.load``). A bad batch
+        (wrong number of features, NaN/inf, negative or all-zero weights, fewer
+        rows than components on the first call) raises ValueError and leaves the
+        model exactly as it was.
 
         Parameters
         ----------
@@ -490,19 +502,12 @@ class MiniBatchGaussianMixture(GaussianMixture):
         sample_weight = check_sample_weight(sample_weight, n_samples)
         component_class = np.arange(self.n_components, dtype=np.int64)
         weight = float(sample_weight.sum()) if sample_weight.shape[0] else float(n_samples)
-        if weight == 0.0:
-            raise ValueError("The batch's sample_weight sums to 0: it holds no data.")
-        state = getattr(self, "_online_state", None) if hasattr(self, "means_") else None
         if hasattr(self, "means_"):
             check_n_features(self, X)
             self._check_online_params()
+            state = getattr(self, "_online_state", None)
             if state is None or state.running is None:  # loaded, or refined by batch EM
-                params = self._current_parameters()
-                scale = weight if state is None else state.scale
-                running = statistics_of_parameters(params, scale, self.reg_covar)
-                running.log_lik = self.lower_bound_
-                state = _OnlineState(params, running, _centre(params),
-                                     getattr(self, "n_steps_", 0), scale, self.lower_bound_)
+                state = self._resumed_state(weight if state is None else state.scale)
         else:
             check_params(self, n_samples, n_features)
             self._check_online_params()

@@ -156,6 +156,44 @@ def test_running_statistics_equal_numpy_oracle(covariance_type):
     assert model.n_steps_ == len(batches)
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_fit_pass_with_tail_averaging_equals_numpy_oracle(covariance_type):
+    """One pass of fit over 4 batches: stepwise updates, then the parameters of the
+    average of the running statistics after updates 3 and 4 (the second half)."""
+    from fastem._sources import chunk_rows_for
+    from fastem.online import batch_indices
+    X = _mixture_rows(2000, d=3, k=3, seed=21)
+    w = np.random.default_rng(2).uniform(0.5, 2.0, X.shape[0])
+    start = _start(X, 3, covariance_type)
+    t0, kappa, reg = 1.0, 0.75, 1e-6
+    model = MiniBatchGaussianMixture(3, covariance_type=covariance_type, batch_size=500,
+                                     max_passes=1, learning_offset=t0, learning_decay=kappa,
+                                     random_state=4, **start).fit(X, sample_weight=w)
+    # The batch order: the given start draws nothing, so the pass's draws come first.
+    block_rows = chunk_rows_for(X) // 500 * 500
+    order = list(batch_indices(2000, 500, block_rows, np.random.RandomState(4)))
+    assert len(order) == 4 and np.array_equal(np.sort(np.concatenate(order)), np.arange(2000))
+    params = (start["weights_init"], start["means_init"], _covariances(start, covariance_type))
+    running, tail, pass_log_lik = None, [], 0.0
+    for t, rows in enumerate(order):
+        new = _oracle_batch_moments(X[rows], w[rows], *params, covariance_type)
+        pass_log_lik += new[3] * w[rows].sum()
+        new = tuple(v * w.sum() for v in new[:3]) + (new[3],)  # fit's unit: all of X
+        eta = 1.0 if t == 0 else (t + t0) ** -kappa
+        running = new if running is None else tuple(
+            (1 - eta) * a + eta * b for a, b in zip(running, new))
+        params = _oracle_m_step(*running[:3], covariance_type, reg)
+        if t >= 2:
+            tail.append(running)
+    average = tuple((a + b) / 2 for a, b in zip(*tail))
+    weights, means, covariances = _oracle_m_step(*average[:3], covariance_type, reg)
+    np.testing.assert_allclose(model.weights_, weights, rtol=1e-10)
+    np.testing.assert_allclose(model.means_, means, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(model.covariances_, covariances, rtol=1e-9, atol=1e-12)
+    assert model.lower_bounds_ == [pytest.approx(pass_log_lik / w.sum(), rel=1e-12)]
+    assert model.n_steps_ == 4
+
+
 def test_float32_batches_follow_the_oracle():
     X = _mixture_rows(900, d=4, k=2, seed=5, dtype=np.float32)
     start = _start(X, 2, "full")
