@@ -205,7 +205,7 @@ def run(opts, out=sys.stdout):
 
         refined = MiniBatchGaussianMixture(k, max_passes=1, refine=True, tol=opts.opt_tol,
                                            max_iter=opts.max_iter, random_state=SEED,
-                                           **{key: v for key, v in init.items()}).fit(X)
+                                           **init).fit(X)
         refine_rel = abs(refined.lower_bound_ - optimum) / abs(optimum)
 
         speedup = batch_time / online_time if online_time else float("nan")

@@ -37,7 +37,7 @@ from ._validation import (_is_dask, check_array, check_finite, check_finite_rows
                           check_n_features, check_params, check_sample_weight,
                           first_nonfinite_row)
 from .mixture import (_EMPTY_LABELS, GaussianMixture, _iteration_callback, _kernel_module,
-                      _Params, check_random_state)
+                      check_random_state)
 
 
 class _OnlineState:

@@ -18,7 +18,6 @@ from fastem import GaussianMixture, MiniBatchGaussianMixture
 from fastem.online import recentred, statistics_of_parameters
 
 FITTED = ("weights_", "means_", "covariances_", "precisions_cholesky_", "precisions_")
-PARAMETERS = ("weights_", "means_", "covariances_", "precisions_cholesky_")
 
 
 def _mixture_rows(n, d=3, k=3, seed=0, dtype=np.float64):
@@ -470,7 +469,6 @@ def test_predict_family_save_load_and_continue_streaming(tmp_path):
 
     # A loaded model has no running statistics: statistics rebuilt from its
     # parameters (which the M-step maps back to them) stand in.
-    from fastem.online import _OnlineState  # noqa: F401  (the state the stream continues)
     params = loaded._current_parameters()
     rebuilt = statistics_of_parameters(params, 1000.0, loaded.reg_covar)
     new = loaded._parameters_from_stats(rebuilt, params, np.float64)
