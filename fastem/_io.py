@@ -40,6 +40,7 @@ FORMAT_VERSION = 1
 MODEL_CLASSES = {
     "GaussianMixture": "fastem.mixture",
     "SemiSupervisedGaussianMixture": "fastem.semi_supervised",
+    "MiniBatchGaussianMixture": "fastem.online",
 }
 # Fitted attributes every model file holds (checked in detail on load) ...
 CORE_ARRAYS = ("weights_", "means_", "covariances_", "precisions_cholesky_")

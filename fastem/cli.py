@@ -97,6 +97,13 @@ def _build_parser():
                      help="with --labels: components per class (default 1)")
     fit.add_argument("--chunk-size", type=_chunk_size, metavar="ROWS|SIZE",
                      help="rows (e.g. 262144) or bytes (e.g. 64MB) read per chunk")
+    fit.add_argument("--mini-batch", action="store_true",
+                     help="online (stepwise) EM over shuffled mini-batches: a few passes "
+                          "over data too big to iterate over many times; progress per pass")
+    fit.add_argument("--batch-size", type=_positive_int, metavar="N",
+                     help="with --mini-batch: rows per mini-batch (default 16384)")
+    fit.add_argument("--max-passes", type=_positive_int, metavar="P",
+                     help="with --mini-batch: most passes over the data (default 3)")
     fit.add_argument("--tol", type=float, default=1e-3)
     fit.add_argument("--reg-covar", type=float, default=1e-6)
     fit.add_argument("--max-iter", type=int, default=100)
@@ -249,9 +256,17 @@ def _fit_estimator(args):
         if args.n_components is None:
             parser.error("the following arguments are required: -k/--n-components "
                          "(unless --labels is given)")
+        online = _mini_batch_options(args)
+        if online is not None:
+            from .online import MiniBatchGaussianMixture
+            return MiniBatchGaussianMixture(n_init=args.n_init or 1,
+                                            init_params=args.init_params or "kmeans",
+                                            **online, **common)
         from .mixture import GaussianMixture
         return GaussianMixture(n_init=args.n_init or 1,
                                init_params=args.init_params or "kmeans", **common)
+    if _mini_batch_options(args) is not None:
+        parser.error("--mini-batch does not apply with --labels")
     given = [name for name in _UNSUPERVISED_ONLY if getattr(args, name) is not None]
     if given:
         parser.error(f"--{given[0].replace('_', '-')} does not apply with --labels "
@@ -266,6 +281,17 @@ def _fit_estimator(args):
         **common, **{key: value for key, value in optional.items() if value is not None})
 
 
+def _mini_batch_options(args):
+    """MiniBatchGaussianMixture's options with --mini-batch (None without it)."""
+    options = {"batch_size": args.batch_size, "max_passes": args.max_passes}
+    if not args.mini_batch:
+        given = [name for name, value in options.items() if value is not None]
+        if given:
+            args.subparser.error(f"--{given[0].replace('_', '-')} needs --mini-batch")
+        return None
+    return {name: value for name, value in options.items() if value is not None}
+
+
 def _cmd_fit(args):
     estimator = _fit_estimator(args)
     X = _load_data(args.data)
@@ -275,7 +301,8 @@ def _cmd_fit(args):
         kind = "semi-supervised"
     else:
         fit_args = (X,)
-        kind = "unsupervised"
+        kind = ("unsupervised mini-batch (online EM; one line per pass)" if args.mini_batch
+                else "unsupervised")
     progress = None if args.quiet else _Progress(getattr(estimator, "n_init", 1), sys.stderr)
     if not args.quiet:
         storage = "memory-mapped" if isinstance(X, np.memmap) else "in memory"
