@@ -360,12 +360,12 @@ class MiniBatchGaussianMixture(GaussianMixture):
             params = refined._current_parameters()
             state = _OnlineState(params, None, None, state.n_steps, state.scale,
                                  refined.lower_bound_)
-        self._commit(state, n_features)
+        self._commit(state, n_features, X.dtype)
         self.converged_ = converged
         self.n_iter_ = n_passes
         self.n_refine_iter_ = n_refine_iter
-        self.lower_bound_ = history[-1]
-        self.lower_bounds_ = history
+        self.lower_bound_ = X.dtype.type(history[-1])
+        self.lower_bounds_ = [X.dtype.type(value) for value in history]
 
     def _online_passes(self, kernels, X, sample_weight, row_label, component_class, state,
                        random_state, unchecked):
@@ -462,8 +462,9 @@ class MiniBatchGaussianMixture(GaussianMixture):
         return _OnlineState(params, running, _centre(params), getattr(self, "n_steps_", 0),
                             scale, self.lower_bound_)
 
-    def _commit(self, state, n_features):
-        self._set_parameters(state.params)
+    def _commit(self, state, n_features, dtype):
+        # float32 in, float32 out, as GaussianMixture (the statistics stay float64)
+        self._set_parameters(state.params, np.dtype(dtype))
         self._online_state = state
         self.n_steps_ = state.n_steps
         self.n_features_in_ = n_features
@@ -519,7 +520,7 @@ class MiniBatchGaussianMixture(GaussianMixture):
                                         np.ascontiguousarray(X), sample_weight, _EMPTY_LABELS,
                                         component_class)
         history = list(getattr(self, "lower_bounds_", []))
-        self._commit(state, n_features)
+        self._commit(state, n_features, X.dtype)
         self.converged_ = False
         self.n_iter_ = getattr(self, "n_iter_", 0)
         self.n_refine_iter_ = getattr(self, "n_refine_iter_", 0)

@@ -526,3 +526,15 @@ def test_warnings_are_not_raised_by_a_budgeted_fit():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         MiniBatchGaussianMixture(3, batch_size=400, max_passes=1, random_state=0).fit(X)
+
+
+def test_float32_fit_keeps_float32_attributes_as_gaussian_mixture():
+    # float32 in, float32 out (scikit-learn >= 1.7), also for online EM and partial_fit
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((3000, 3)).astype(np.float32)
+    online = MiniBatchGaussianMixture(2, batch_size=1000, random_state=0).fit(X)
+    streamed = MiniBatchGaussianMixture(2, random_state=0).partial_fit(X[:1000])
+    for model in (online, streamed):
+        for name in ("weights_", "means_", "covariances_", "precisions_",
+                     "precisions_cholesky_"):
+            assert getattr(model, name).dtype == np.float32, name
