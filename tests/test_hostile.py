@@ -46,7 +46,8 @@ def fitted_state(est):
 
 
 def digest(path):
-    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +86,7 @@ def test_warm_start_with_another_feature_count_raises(n_features):
     assert "intact" in out
 
 
-@pytest.mark.parametrize("change", [{"n_components": 1}, {"n_components": 3},
+@pytest.mark.parametrize("change", [{"n_components": 2}, {"n_components": 4},
                                     {"covariance_type": "diag"}])
 def test_warm_start_with_other_parameters_raises(data, change):
     gm = GaussianMixture(3, warm_start=True, random_state=0).fit(data)
@@ -568,12 +569,14 @@ def test_truncated_npy_is_reported_as_truncated(tmp_path, data, capsys):
     (tmp_path / "cut.npy").write_bytes(raw[:len(raw) // 2])
     assert cli.main(["fit", str(tmp_path / "cut.npy"), "-k", "2", "-o",
                      str(tmp_path / "m.npz")]) == 1
-    assert "truncated" in capsys.readouterr().err
+    err = capsys.readouterr().err.replace(str(tmp_path), "<dir>")
+    assert "is truncated" in err and "not a numeric" not in err
 
 
 # ----------------------------------------------------------------- 10. docs
 def test_readme_says_how_far_a_model_file_is_trusted():
-    text = open(os.path.join(REPO_ROOT, "README.md"), encoding="utf-8").read()
+    with open(os.path.join(REPO_ROOT, "README.md"), encoding="utf-8") as f:
+        text = f.read()
     assert "### Model files" in text
     section = text.split("### Model files", 1)[1].split("\n#", 1)[0]
     assert "trusted" in section and "never executes code" in section
