@@ -477,6 +477,11 @@ def _encode_labels(y, n_samples, estimator_name):
                              "integers or strings (-1 for an unlabelled row).")
         unlabelled = y == -1
     elif kind in "iub":
+        if kind == "u" and (y == np.iinfo(y.dtype).max).any():
+            raise ValueError(
+                f"y is unsigned ({y.dtype}) and holds {np.iinfo(y.dtype).max}, which is -1 "
+                "wrapped around: an unsigned array cannot mark unlabelled rows. Pass y as "
+                "signed integers (e.g. y.astype(np.int64)) with -1 for unlabelled rows.")
         unlabelled = y == -1
     elif kind in "US":
         unlabelled = y == y.dtype.type("-1")
