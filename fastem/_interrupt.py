@@ -18,10 +18,10 @@ import signal
 import sys
 import threading
 
-# Imported together before the first fit: numba, and the kernels every fit may call.
-KERNEL_MODULES = ("numba", "fastem._kernels.full", "fastem._kernels.tied",
-                  "fastem._kernels.diag", "fastem._kernels.spherical",
-                  "fastem._kernels.kmeans", "fastem._kernels.mstep")
+# Imported before the first fit. A package whose import is interrupted after some
+# of its submodules were imported is what breaks later imports; an interrupted
+# submodule import (a kernel module, numba's lazy imports) is simply retried.
+KERNEL_MODULES = ("numba", "fastem._kernels")
 _HALF_IMPORTABLE = ("numba", "llvmlite", "fastem._kernels")
 
 

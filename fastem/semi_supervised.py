@@ -225,9 +225,9 @@ class SemiSupervisedGaussianMixture(GaussianMixture):
         em_label = row_label if self.mode == "clamp" else np.empty(0, dtype=np.int64)
         driver._fit(X, row_weight, em_label, component_class)
 
-        for attribute in _FITTED_ATTRIBUTES:
-            setattr(self, attribute, getattr(driver, attribute))
-        self.classes_ = classes
+        # One dict update: a Ctrl-C cannot leave a half-copied fitted state.
+        vars(self).update({attribute: getattr(driver, attribute)
+                           for attribute in _FITTED_ATTRIBUTES}, classes_=classes)
         return self
 
     def fit_predict(self, X, y, sample_weight=None):
