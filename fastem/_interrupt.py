@@ -29,21 +29,22 @@ def import_kernels():
     """Import KERNEL_MODULES once; a Ctrl-C meanwhile is raised after the import."""
     if all(name in sys.modules for name in KERNEL_MODULES):
         return
+    new_roots = [root for root in _HALF_IMPORTABLE if root not in sys.modules]
     with _deferred_interrupts():
         try:
             for name in KERNEL_MODULES:
                 importlib.import_module(name)
         except BaseException:
-            _forget_partial_imports()
+            _forget_partial_imports(new_roots)
             raise
 
 
-def _forget_partial_imports():
-    """Drop every module of a failed import, so that the next import starts afresh
-    (otherwise ``numba.core`` survives while ``numba`` does not, and a re-import
-    of ``numba`` never sets its ``core`` attribute)."""
+def _forget_partial_imports(roots):
+    """Drop every module of a failed import of the packages ``roots``, so that the
+    next import starts afresh (otherwise ``numba.core`` survives while ``numba``
+    does not, and a re-import of ``numba`` never sets its ``core`` attribute)."""
     for name in list(sys.modules):
-        if any(name == root or name.startswith(root + ".") for root in _HALF_IMPORTABLE):
+        if any(name == root or name.startswith(root + ".") for root in roots):
             del sys.modules[name]
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from . import _linalg
 from ._config import PARTITION_ROWS
 from ._dask import DaskRows, lazy_predict
-from ._interrupt import interrupt_safe
+from ._interrupt import import_kernels, interrupt_safe
 from ._init import kmeans_labels, kmeans_plusplus, random_resp_stats, subsample_indices
 from ._sources import ChunkProgress, n_chunks_of, readonly, row_chunks
 from ._stats import Stats, m_step
@@ -57,6 +57,7 @@ def reporting_iterations(callback):
 
 def _kernel_module(covariance_type):
     """The kernel module of a covariance type (imported on first use: numba is slow to import)."""
+    import_kernels()  # a Ctrl-C during the first import of numba must not break it
     return importlib.import_module(f"fastem._kernels.{covariance_type}")
 
 

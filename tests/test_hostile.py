@@ -448,6 +448,30 @@ def test_ctrl_c_during_a_first_fit(moment, marker, reference_means):
     assert means == reference_means
 
 
+@pytest.mark.parametrize("delay", [0.05, 0.2])
+def test_ctrl_c_during_a_first_predict(tmp_path, data, delay):
+    """The first predict of a process also imports numba lazily."""
+    GaussianMixture(3, random_state=0).fit(data).save(tmp_path / "m.npz")
+    np.save(tmp_path / "X.npy", data)
+    code = f"""
+    import os, signal, threading
+    import numpy as np, fastem
+    model = fastem.load({str(tmp_path / "m.npz")!r})
+    X = np.load({str(tmp_path / "X.npy")!r})
+    threading.Timer({delay}, os.kill, (os.getpid(), signal.SIGINT)).start()
+    try:
+        for _ in range(20):
+            model.predict(X)
+    except KeyboardInterrupt:
+        print('INTERRUPTED')
+    print('LABELS', model.predict(X).tolist())
+    """
+    rc, out, err = run_child(code)
+    assert rc == 0, err
+    labels = [line for line in out.splitlines() if line.startswith("LABELS")]
+    assert labels == ["LABELS " + str(fastem.load(tmp_path / "m.npz").predict(data).tolist())]
+
+
 def test_interrupt_wrapped_in_a_system_error_is_a_keyboard_interrupt(data, monkeypatch):
     """A Ctrl-C noticed inside a compiled call surfaced as 'SystemError:
     CPUDispatcher(<function lloyd_step ...>) returned a result with an exception set'."""
