@@ -206,10 +206,11 @@ def check_params(est, n_samples, n_features):
     _real("reg_covar")
     if getattr(est, "init_max_samples", None) is not None:
         _int("init_max_samples", 1)
-    if not isinstance(est.warm_start, (bool, np.bool_)):
+    warm_start = getattr(est, "warm_start", False)
+    if not isinstance(warm_start, (bool, np.bool_)):
         raise ValueError(f"The 'warm_start' parameter of {type(est).__name__} must be an "
                          "instance of 'bool' or an instance of 'numpy.bool'. Got "
-                         f"{est.warm_start!r} instead.")
+                         f"{warm_start!r} instead.")
     chunk_size = getattr(est, "chunk_size", None)
     if isinstance(chunk_size, str):
         parse_bytes(chunk_size)  # raises a ValueError naming chunk_size
