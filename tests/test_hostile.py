@@ -555,6 +555,8 @@ def test_max_iter_0_still_checks_for_nan(tmp_path, estimator):
         gm = GaussianMixture(2, max_iter=0, init_max_samples=100, random_state=0)
         fit = lambda: gm.fit(X)  # noqa: E731
     elif estimator == "semi-supervised":
+        np.save(tmp_path / "X.npy", X)
+        X = np.load(tmp_path / "X.npy", mmap_mode="r")
         y = np.full(300, -1)
         y[:3], y[3:6] = 0, 1
         gm = SemiSupervisedGaussianMixture(max_iter=0)
