@@ -252,6 +252,15 @@ def check_warm_start(est, n_features):
     shapes = {"weights_": (k,), "means_": (k, n_features), "covariances_": cov_shape,
               "precisions_cholesky_": cov_shape}
     wrong = [attr for attr, shape in shapes.items() if np.shape(getattr(est, attr)) != shape]
+    # 'diag' and 'tied' arrays have the same shape when K == D: tell them apart by
+    # what a precision Cholesky factor of the type must look like.
+    prec_chol = np.asarray(est.precisions_cholesky_)
+    if not wrong and est.covariance_type in ("full", "tied"):
+        if np.tril(prec_chol, -1).any() or not (np.diagonal(prec_chol, axis1=-2,
+                                                             axis2=-1) > 0).all():
+            wrong.append("precisions_cholesky_")
+    elif not wrong and not (prec_chol > 0).all():
+        wrong.append("precisions_cholesky_")
     if wrong and not changed:
         changed.append(f"covariance_type={est.covariance_type!r} does not match the "
                        f"previous fit's {', '.join(wrong)}")

@@ -85,10 +85,14 @@ def test_warm_start_with_another_feature_count_raises(n_features):
     assert "intact" in out
 
 
-@pytest.mark.parametrize("change", [{"n_components": 2}, {"n_components": 4},
-                                    {"covariance_type": "diag"}])
-def test_warm_start_with_other_parameters_raises(data, change):
-    gm = GaussianMixture(3, warm_start=True, random_state=0).fit(data)
+@pytest.mark.parametrize("fitted,change", [
+    ("full", {"n_components": 2}), ("full", {"n_components": 4}),
+    ("full", {"covariance_type": "diag"}),
+    ("diag", {"covariance_type": "tied"}),  # 3 components, 3 features: same shapes
+    ("tied", {"covariance_type": "diag"})])
+def test_warm_start_with_other_parameters_raises(data, fitted, change):
+    gm = GaussianMixture(3, covariance_type=fitted, warm_start=True,
+                         random_state=0).fit(data)
     before = {k: np.copy(v) for k, v in fitted_state(gm).items()}
     gm.set_params(**change)
     name = next(iter(change))
