@@ -12,17 +12,24 @@ Inputs are ``.npy`` files, memory-mapped (never unpickled). Progress goes to
 stderr, results to stdout or to the ``-o`` file. Exit status: 0 success,
 1 a data or model problem (missing file, wrong shape, feature-count mismatch,
 corrupt model...), 2 a usage error. User errors print ``fastem: error: ...``,
-never a traceback.
+never a traceback; Ctrl-C prints ``fastem: interrupted`` (exit status 130).
+
+Outputs are written to a temporary file next to the ``-o`` path and renamed
+onto it only on success: a failed or interrupted command leaves every
+pre-existing file as it was. An ``-o`` path that is (or links to) one of the
+command's inputs is refused.
 """
 import argparse
+import math
 import os
+import stat
 import sys
 import warnings
 
 import numpy as np
 
 from ._config import CHUNK_ROWS
-from ._io import ModelFileError, describe, load_with_header
+from ._io import ModelFileError, atomic_replace, describe, load_with_header
 from ._sources import parse_bytes
 from ._validation import COVARIANCE_TYPES, INIT_PARAMS
 from .mixture import reporting_iterations
@@ -143,12 +150,34 @@ def _build_parser():
 
 
 # ------------------------------------------------------------------ inputs
-def _load_data(path):
-    """A 2-D numeric array from a .npy file, memory-mapped when it can be."""
+def _check_input_file(path, what=".npy file"):
+    """An existing regular file (np.load on a FIFO would wait for a writer forever),
+    not truncated if it is a .npy file."""
     if not os.path.exists(path):
         raise UserError(f"{path}: no such file")
     if os.path.isdir(path):
-        raise UserError(f"{path}: is a directory, not a .npy file")
+        raise UserError(f"{path}: is a directory, not a {what}")
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise UserError(f"{path}: is not a regular file (a pipe or device), not a {what}")
+    with open(path, "rb") as f:
+        try:
+            version = np.lib.format.read_magic(f)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}[version]
+            shape, _, dtype = read_header(f)
+        except (ValueError, KeyError, EOFError, OSError):
+            return  # not a (plain) .npy file: np.load says what it is
+        expected = f.tell() + math.prod(shape) * dtype.itemsize
+    size = os.path.getsize(path)
+    if size < expected:
+        raise UserError(f"{path}: is truncated: its header declares a {shape} {dtype} array "
+                        f"({expected} bytes with the header) but the file holds {size} "
+                        "bytes")
+
+
+def _load_data(path):
+    """A 2-D numeric array from a .npy file, memory-mapped when it can be."""
+    _check_input_file(path)
     try:
         X = np.load(path, mmap_mode="r", allow_pickle=False)
     except ValueError as exc:
@@ -171,8 +200,7 @@ def _load_data(path):
 
 
 def _load_labels(path, n_rows):
-    if not os.path.exists(path):
-        raise UserError(f"{path}: no such file")
+    _check_input_file(path)
     try:
         y = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
@@ -195,6 +223,8 @@ def _load_labels(path, n_rows):
 def _load_model(path):
     if not os.path.exists(path):
         raise UserError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise UserError(f"{path}: is a directory, not a model file")
     try:
         return load_with_header(path)
     except ModelFileError as exc:
@@ -203,13 +233,24 @@ def _load_model(path):
         raise UserError(f"{path}: cannot read it ({exc.strerror or exc})") from None
 
 
-def _check_output(path):
-    """Fail before any heavy work if the output cannot be written there."""
+def _check_output(path, inputs):
+    """Fail before any heavy work if the output cannot be written there, or is one
+    of the ``inputs`` (the same path, a symbolic or a hard link to it): writing
+    it would destroy the input (or, for a memory-mapped input, crash)."""
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise UserError(f"{path}: the directory {directory} does not exist")
     if os.path.isdir(path):
         raise UserError(f"{path}: is a directory")
+    output_stat = os.stat(path) if os.path.exists(path) else None
+    for source in inputs:
+        if source is None:
+            continue
+        same_file = output_stat is not None and os.path.exists(source) and (
+            os.path.samestat(output_stat, os.stat(source)))
+        if same_file or os.path.realpath(path) == os.path.realpath(source):
+            raise UserError(f"{path}: is an input of this command ({source}); choose "
+                            "another output file")
 
 
 def _check_features(model, model_path, X, data_path):
@@ -294,8 +335,8 @@ def _mini_batch_options(args):
 
 def _cmd_fit(args):
     estimator = _fit_estimator(args)
+    _check_output(args.output, [args.data, args.labels])
     X = _load_data(args.data)
-    _check_output(args.output)
     if args.labels is not None:
         fit_args = (X, _load_labels(args.labels, X.shape[0]))
         kind = "semi-supervised"
@@ -333,14 +374,15 @@ def _cmd_fit(args):
 
 
 def _cmd_predict(args):
+    _check_output(args.output, [args.model, args.data])
     model, _ = _load_model(args.model)
     X = _load_data(args.data)
     _check_features(model, args.model, X, args.data)
-    _check_output(args.output)
     method = model.predict_proba if args.proba else model.predict
-    # Chunk by chunk into a memory-mapped .npy: bounded memory for any input size.
-    out = None
-    try:
+    # Chunk by chunk into a memory-mapped .npy (bounded memory for any input size),
+    # a temporary file renamed onto the output only once complete.
+    with atomic_replace(args.output) as tmp:
+        out = None
         for start in range(0, X.shape[0], CHUNK_ROWS):
             stop = min(X.shape[0], start + CHUNK_ROWS)
             try:
@@ -348,15 +390,11 @@ def _cmd_predict(args):
             except ValueError as exc:  # NaN/inf in the data
                 raise UserError(f"{args.data}: {exc}") from None
             if out is None:
-                out = np.lib.format.open_memmap(args.output, mode="w+", dtype=result.dtype,
+                out = np.lib.format.open_memmap(tmp, mode="w+", dtype=result.dtype,
                                                 shape=(X.shape[0],) + result.shape[1:])
             out[start:stop] = result
         out.flush()
-    except BaseException:
-        del out
-        if os.path.exists(args.output):
-            os.remove(args.output)
-        raise
+        del out  # unmapped before the rename
     return 0
 
 

@@ -387,7 +387,7 @@ class MiniBatchGaussianMixture(GaussianMixture):
         for n_pass in range(1, self.max_passes + 1):
             pass_start = time.perf_counter()
             log_lik = weight = 0.0
-            average, n_averaged = None, 0
+            average, average_centre, n_averaged = None, None, 0
             for index, (rows, weights, labels, indices) in enumerate(self._batches(
                     X, sample_weight, row_label, block_rows, random_state)):
                 if unchecked:
