@@ -340,8 +340,13 @@ def run_workload(name, X, covariance_type, k, opts, daal4py):
                lb_diff=_rel_diff(fe.lower_bound_, sk.lower_bound_),
                dal=None, dal_lb_diff=None, dal_note=onedal_note(covariance_type, opts, daal4py))
     if row["dal_note"] is None:
-        row["dal"], dal_lb = time_onedal(daal4py, X, k, covariance_type, opts.iters, opts.repeat)
-        row["dal_lb_diff"] = _rel_diff(dal_lb, sk.lower_bound_)
+        try:
+            row["dal"], dal_lb = time_onedal(daal4py, X, k, covariance_type, opts.iters,
+                                             opts.repeat)
+            row["dal_lb_diff"] = _rel_diff(dal_lb, sk.lower_bound_)
+        except RuntimeError as exc:  # e.g. oneDAL's diag M-step on a vanishing component
+            row["dal_note"] = "failed"
+            row["dal_error"] = " ".join(str(exc).split())
     row["gflops"] = model_flops(covariance_type, n, d, k) / fe_t / 1e9
     return row
 
@@ -457,6 +462,9 @@ def print_table(rows, iris, out):
               f"(n_iter {sk_n_iter}, {iris['sk_mode']}), skl/fe {sk / fe:.1f}x; per EM "
               f"iteration from a fixed start: fastem {fe_iter * 1e6:.1f} us, sklearn "
               f"{sk_iter * 1e6:.1f} us (best of {fe_fits} / {sk_fits} fits)", file=out)
+    for r in rows:
+        if "dal_error" in r:
+            print(f"{r['name']} oneDAL failed: {r['dal_error']}", file=out)
     print_dtype_speedup(rows, out)
 
 
