@@ -497,7 +497,8 @@ def print_contention(n_hogs, quiet, busy, out):
     """fastem's slow-down under load and the sklearn ratio under the same load."""
     (rows, iris), (busy_rows, busy_iris) = quiet, busy
     print(f"\nUnder load: {n_hogs} CPU-bound process(es) beside the benchmark on "
-          f"{os.cpu_count()} CPUs (oneDAL not rerun)", file=out)
+          f"{os.cpu_count()} CPUs (oneDAL not rerun); quiet = the table above, without them",
+          file=out)
     header = (f"{'workload':<34} {'fastem quiet':>12} {'fastem busy':>11} {'busy/quiet':>10} "
               f"{'sklearn busy':>12} {'mode':>7} {'skl/fe busy':>11}")
     print(header, file=out)
