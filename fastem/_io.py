@@ -52,6 +52,7 @@ MODEL_CLASSES = {
     "GaussianMixture": "fastem.mixture",
     "SemiSupervisedGaussianMixture": "fastem.semi_supervised",
     "MiniBatchGaussianMixture": "fastem.online",
+    "BayesianGaussianMixture": "fastem.bayesian",
 }
 # Fitted attributes every model file holds (checked in detail on load) ...
 CORE_ARRAYS = ("weights_", "means_", "covariances_", "precisions_cholesky_")
@@ -59,7 +60,9 @@ CORE_SCALARS = {"converged_": bool, "n_iter_": int, "lower_bound_": float,
                 "n_features_in_": int}
 # ... and those a class needs beyond them. Any other public fitted attribute
 # (name ending in '_') of a numeric or string type is saved and restored too.
-EXTRA_REQUIRED = {"SemiSupervisedGaussianMixture": ("classes_",)}
+EXTRA_REQUIRED = {"SemiSupervisedGaussianMixture": ("classes_",),
+                  "BayesianGaussianMixture": ("weight_concentration_", "mean_precision_",
+                                              "degrees_of_freedom_")}
 # Derived attributes: recomputed on load, never stored.
 DERIVED = ("precisions_",)
 

@@ -119,6 +119,9 @@ def _build_parser():
     fit.add_argument("--init-params", choices=INIT_PARAMS,
                      help="initialisation (default kmeans; not with --labels)")
     fit.add_argument("--random-state", type=int, default=None)
+    fit.add_argument("--bayesian", action="store_true",
+                     help="variational BayesianGaussianMixture (Dirichlet-process prior: "
+                          "unneeded components get ~0 weight; not with --labels)")
     fit.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     fit.add_argument("-o", "--output", required=True, metavar="MODEL.npz",
                      help="model file to write")
@@ -298,16 +301,23 @@ def _fit_estimator(args):
             parser.error("the following arguments are required: -k/--n-components "
                          "(unless --labels is given)")
         online = _mini_batch_options(args)
+        if online is not None and args.bayesian:
+            parser.error("--bayesian does not apply with --mini-batch")
         if online is not None:
             from .online import MiniBatchGaussianMixture
             return MiniBatchGaussianMixture(n_init=args.n_init or 1,
                                             init_params=args.init_params or "kmeans",
                                             **online, **common)
-        from .mixture import GaussianMixture
-        return GaussianMixture(n_init=args.n_init or 1,
+        if args.bayesian:
+            from .bayesian import BayesianGaussianMixture as estimator_class
+        else:
+            from .mixture import GaussianMixture as estimator_class
+        return estimator_class(n_init=args.n_init or 1,
                                init_params=args.init_params or "kmeans", **common)
     if _mini_batch_options(args) is not None:
         parser.error("--mini-batch does not apply with --labels")
+    if args.bayesian:
+        parser.error("--bayesian does not apply with --labels")
     given = [name for name in _UNSUPERVISED_ONLY if getattr(args, name) is not None]
     if given:
         parser.error(f"--{given[0].replace('_', '-')} does not apply with --labels "
@@ -367,7 +377,8 @@ def _cmd_fit(args):
         raise UserError(f"{args.output}: cannot write the model ({exc.strerror or exc})") from None
     if not args.quiet:
         print(f"fastem: {'converged' if estimator.converged_ else 'did not converge'} "
-              f"after {estimator.n_iter_} iteration(s), mean log-likelihood "
+              f"after {estimator.n_iter_} iteration(s), "
+              f"{'lower bound' if args.bayesian else 'mean log-likelihood'} "
               f"{estimator.lower_bound_:.8f}; model written to {args.output}",
               file=sys.stderr)
     return 0

@@ -335,6 +335,7 @@ class GaussianMixture:
             X = DaskRows(X, type(self).__name__)  # persisted once for all passes
         # NaN/inf of memory-mapped and dask X: checked by the first pass over all rows.
         unchecked = isinstance(X, (np.memmap, DaskRows))
+        self._check_data_parameters(X, sample_weight)
         gathered = {}
 
         best = None
@@ -361,9 +362,10 @@ class GaussianMixture:
                 stats = self._em_pass(kernels, X, params, sample_weight, row_label,
                                       component_class, check_rows=unchecked)
                 unchecked = False
-                lower_bound = stats.log_lik / total_weight
-                check_finite_pass(lower_bound, n_iter)
-                params = self._parameters_from_stats(stats, params, X.dtype)
+                check_finite_pass(stats.log_lik / total_weight, n_iter)
+                new_params = self._parameters_from_stats(stats, params, X.dtype)
+                lower_bound = self._lower_bound(stats, params, new_params, total_weight)
+                params = new_params
                 history.append(lower_bound)
                 change = lower_bound - previous
                 report = _iteration_callback.get()
@@ -407,6 +409,15 @@ class GaussianMixture:
         staged.lower_bounds_ = [dtype.type(value) for value in history]
         staged.n_features_in_ = n_features
         vars(self).update(vars(staged))
+
+    def _check_data_parameters(self, X, sample_weight):
+        """Hook: settings derived from the data before the starts (priors); none here."""
+
+    def _lower_bound(self, stats, params, new_params, total_weight):
+        """Hook: the convergence criterion of one iteration, from the pass's statistics
+        (taken under ``params``) and the M-step's ``new_params``: here the per-sample
+        mean log-likelihood."""
+        return stats.log_lik / total_weight
 
     def _em_pass(self, kernels, X, params, sample_weight, row_label, component_class,
                  check_rows=False):
