@@ -5,6 +5,8 @@ and loaded from the on-disk cache on first use.
 """
 from .exceptions import ConvergenceWarning, NotFittedError
 from .mixture import GaussianMixture
+from .online import MiniBatchGaussianMixture
+from .bayesian import BayesianGaussianMixture
 from .semi_supervised import SemiSupervisedGaussianMixture
 from .selection import ModelSelectionResult, select_model
 from ._io import load
@@ -12,6 +14,7 @@ from ._parallel import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
 
-__all__ = ["GaussianMixture", "SemiSupervisedGaussianMixture", "select_model",
-           "ModelSelectionResult", "load", "ConvergenceWarning", "NotFittedError",
+__all__ = ["GaussianMixture", "BayesianGaussianMixture", "MiniBatchGaussianMixture",
+           "SemiSupervisedGaussianMixture", "select_model", "ModelSelectionResult", "load",
+           "ConvergenceWarning", "NotFittedError",
            "get_num_threads", "set_num_threads", "__version__"]

@@ -12,7 +12,14 @@ Layout of a model file (an ordinary NumPy ``.npz`` zip archive):
   further array attribute of a subclass, e.g. ``classes_``).
 * ``param.<name>``: array-valued constructor parameters (``means_init``...).
 
-Loading never unpickles (``allow_pickle=False`` throughout) and checks
+Loading never unpickles (``allow_pickle=False`` throughout) and never executes
+code from the file. The checksums detect corruption, not tampering (anyone can
+recompute them): a model file is as trusted as its source. Reading is bounded:
+only regular files are opened (a FIFO would block), compressed members are
+refused (their size cannot be known before inflating them), the JSON header is
+at most MAX_HEADER_BYTES, and each array's declared shape is checked against
+the header's sizes (n_components, n_features, n_iter_) before it is read, so
+reading a file needs about its own size in memory. Loading checks
 everything before building the estimator: format and version, checksums,
 member list, dtypes and shapes, finite values, weights summing to one, and
 precision Cholesky factors that are triangular with a positive diagonal (so
@@ -20,12 +27,16 @@ every precision matrix is positive-definite). ``precisions_`` is recomputed
 from ``precisions_cholesky_`` exactly as ``fit`` does, and ``covariances_``
 is cross-checked against it.
 """
+import contextlib
 import hashlib
 import importlib
 import json
 import math
 import numbers
 import os
+import secrets
+import stat
+import zipfile
 
 import numpy as np
 
@@ -40,6 +51,8 @@ FORMAT_VERSION = 1
 MODEL_CLASSES = {
     "GaussianMixture": "fastem.mixture",
     "SemiSupervisedGaussianMixture": "fastem.semi_supervised",
+    "MiniBatchGaussianMixture": "fastem.online",
+    "BayesianGaussianMixture": "fastem.bayesian",
 }
 # Fitted attributes every model file holds (checked in detail on load) ...
 CORE_ARRAYS = ("weights_", "means_", "covariances_", "precisions_cholesky_")
@@ -47,13 +60,17 @@ CORE_SCALARS = {"converged_": bool, "n_iter_": int, "lower_bound_": float,
                 "n_features_in_": int}
 # ... and those a class needs beyond them. Any other public fitted attribute
 # (name ending in '_') of a numeric or string type is saved and restored too.
-EXTRA_REQUIRED = {"SemiSupervisedGaussianMixture": ("classes_",)}
+EXTRA_REQUIRED = {"SemiSupervisedGaussianMixture": ("classes_",),
+                  "BayesianGaussianMixture": ("weight_concentration_", "mean_precision_",
+                                              "degrees_of_freedom_")}
 # Derived attributes: recomputed on load, never stored.
 DERIVED = ("precisions_",)
 
 _HEADER = "header"
 _HEADER_SHA = "header_sha256"
 _ARRAY_KINDS = "biuf" + "U"  # bool, ints, floats and unicode strings; never objects
+# A header is a few KB (plus one JSON entry per class label); refused above this.
+MAX_HEADER_BYTES = 16 * 2**20
 
 
 class ModelFileError(ValueError):
@@ -122,20 +139,49 @@ def save_model(estimator, path):
                _HEADER_SHA: np.frombuffer(hashlib.sha256(header_bytes).digest(), np.uint8)}
     members.update(arrays)
 
-    # Write next to the target, then rename: an interrupted save never leaves a
-    # half-written file under the model's name. np.savez on a file object does
-    # not append '.npz' to the name.
-    path = os.fspath(path)
-    directory, base = os.path.split(os.path.abspath(path))
+    # np.savez on a file object does not append '.npz' to the name.
+    with atomic_replace(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **members)
+
+
+@contextlib.contextmanager
+def atomic_replace(path):
+    """Yield a new temporary file's name next to ``path``; once the block succeeds,
+    the file is flushed to disk and renamed onto ``path`` in one step.
+
+    Whatever happens (an error, Ctrl-C, another thread or process writing the
+    same path), ``path`` holds either its old content or a complete new file,
+    never a mixture; on failure the temporary file is removed and ``path`` is
+    left as it was. Each call gets its own temporary name, so concurrent writers
+    never share one (the last rename wins). An existing file keeps its
+    permission bits; a new one gets the umask's, as ``open`` would give it. A
+    symbolic link at ``path`` is followed, as ``open(path, 'w')`` would: the
+    file it points to is replaced and the link is kept.
+    """
+    target = os.path.realpath(os.fspath(path))
+    directory, base = os.path.split(target)
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"No such directory: {directory!r}")
-    tmp = os.path.join(directory, f".{base}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **members)
-        os.replace(tmp, path)
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        mode = None
+    while True:
+        tmp = os.path.join(directory, f".{base}.{secrets.token_hex(8)}.tmp")
+        try:  # O_EXCL: a name no one else holds; 0o666 & ~umask, as open() creates files
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            break
+        except FileExistsError:
+            continue
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, target)
     except BaseException:
-        if os.path.exists(tmp):
+        with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
         raise
 
@@ -201,26 +247,48 @@ def load_with_header(path):
     name = os.path.basename(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"No such model file: {path!r}")
-    # Opened here (an unreadable file or a directory raises its OSError as is)
-    # and closed here whatever np.load makes of it.
-    with open(path, "rb") as f:
+    with _open_regular_file(path, name) as f:
+        magic = f.read(len(np.lib.format.MAGIC_PREFIX))
+        f.seek(0)
+        if magic == np.lib.format.MAGIC_PREFIX:
+            raise ModelFileError(f"{name} is not a fastem model file (it is a single .npy "
+                                 "array, not an .npz model archive)")
+        if not zipfile.is_zipfile(f):
+            raise ModelFileError(f"{name} is corrupt or not a fastem model file (it is not "
+                                 "an .npz archive)")
+        f.seek(0)
         try:
             archive = np.load(f, allow_pickle=False)
         except Exception as exc:  # any failure to parse the file (see _read_member)
             raise ModelFileError(f"{name} is corrupt or not a fastem model file "
                                  f"({type(exc).__name__}: {exc})") from None
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ModelFileError(f"{name} is not a fastem model file (it is a single .npy "
-                                 "array, not an .npz model archive)")
         with archive:
             header, members = _read_checked(archive, name)
     return _build_estimator(header, members, name), header
 
 
-def _read_member(archive, key, name):
-    """One array member: never unpickled, and read only if its header is plausible."""
+def _open_regular_file(path, name):
+    """``path`` opened for reading, refused unless it is a regular file: opening a
+    FIFO blocks until a writer appears (O_NONBLOCK makes the open itself return)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     try:
-        _check_member_header(archive, key, name)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ModelFileError(f"{name} is not a regular file (a model file is an .npz "
+                                 "archive on disk, not a directory, pipe or device)")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _read_member(archive, key, name, record=None, header=None):
+    """One array member: never unpickled, and read only if its header is plausible
+    (and, given its ``record`` in the model ``header``, declares that dtype and a
+    shape that fits the model's sizes)."""
+    try:
+        _check_member_header(archive, key, name, record)
+        if header is not None:
+            _check_declared_shape(header, key, record.get("shape"), name)
         return archive[key]
     except ModelFileError:
         raise
@@ -231,10 +299,16 @@ def _read_member(archive, key, name):
                              f"{type(exc).__name__}: {exc})") from None
 
 
-def _check_member_header(archive, key, name):
-    """Reject object arrays, and arrays whose header claims more bytes than the
-    member holds (numpy would allocate the claimed size before reading)."""
+def _check_member_header(archive, key, name, record):
+    """Reject compressed members, object arrays, arrays whose header claims more
+    bytes than the member holds (numpy would allocate the claimed size before
+    reading) and arrays other than their ``record`` in the model header says."""
     info = archive.zip.getinfo(key + ".npy")
+    if info.compress_type != zipfile.ZIP_STORED:
+        raise ModelFileError(
+            f"{name} holds a compressed member ({key!r}); fastem writes model files "
+            "uncompressed and refuses compressed members, whose size is unknown until "
+            "they are inflated")
     with archive.zip.open(info) as f:
         version = np.lib.format.read_magic(f)
         if version == (1, 0):
@@ -250,6 +324,12 @@ def _check_member_header(archive, key, name):
     if claimed > info.file_size:
         raise ModelFileError(f"{name} is corrupt or truncated ({key!r} claims {claimed} "
                              f"bytes but holds {info.file_size})")
+    if record is not None and (dtype.str != record.get("dtype")
+                               or list(shape) != record.get("shape")):
+        raise ModelFileError(
+            f"{name} is corrupt or was modified: array {key!r} has dtype {dtype.str} "
+            f"and shape {shape}, the header says {record.get('dtype')} and "
+            f"{tuple(record.get('shape') or ())}")
 
 
 def _read_checked(archive, name):
@@ -257,13 +337,17 @@ def _read_checked(archive, name):
     keys = set(archive.files)
     if _HEADER not in keys or _HEADER_SHA not in keys:
         raise ModelFileError(f"{name} is not a fastem model file (no fastem header)")
+    size = archive.zip.getinfo(_HEADER + ".npy").file_size
+    if size > MAX_HEADER_BYTES:
+        raise ModelFileError(f"{name} is corrupt or not a fastem model file (its header "
+                             f"holds {size} bytes, more than {MAX_HEADER_BYTES})")
     raw = _read_member(archive, _HEADER, name)
     if raw.dtype != np.uint8 or raw.ndim != 1:
         raise ModelFileError(f"{name} is not a fastem model file (malformed header)")
     header_bytes = raw.tobytes()
     try:
         header = json.loads(header_bytes.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # deep nesting: RecursionError
         raise ModelFileError(f"{name} is corrupt or not a fastem model file "
                              "(unreadable header)") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
@@ -295,7 +379,7 @@ def _read_checked(archive, name):
             raise ModelFileError(f"{name} is corrupt (bad header entry for {key!r})")
         if key not in keys:
             raise ModelFileError(f"{name} is corrupt or truncated: array {key!r} is missing")
-        a = _read_member(archive, key, name)
+        a = _read_member(archive, key, name, record, header)
         if (a.dtype.kind not in _ARRAY_KINDS or a.dtype.str != record.get("dtype")
                 or list(a.shape) != record.get("shape")):
             raise ModelFileError(
@@ -307,6 +391,35 @@ def _read_checked(archive, name):
                                  f"array {key!r} does not match")
         members[key] = a
     return header, members
+
+
+def _check_declared_shape(header, key, shape, name):
+    """Before an array is read: its declared shape must be the one the header's sizes
+    give it (n_components K, n_features D, n_iter_), so no array is larger than
+    the model it describes."""
+    k, d = header.get("n_components"), header.get("n_features")
+    fitted = header.get("fitted") if isinstance(header.get("fitted"), dict) else {}
+    n_iter = (fitted.get("n_iter_") or {}).get("value") if isinstance(
+        fitted.get("n_iter_"), dict) else None
+    if not (_is_int(k) and k >= 1 and _is_int(d) and d >= 1):
+        raise ModelFileError(f"{name}: invalid model: n_components {k!r}, n_features {d!r}")
+    cov = {"full": [k, d, d], "tied": [d, d], "diag": [k, d],
+           "spherical": [k]}.get(header.get("covariance_type"))
+    expected = {"fitted.weights_": [k], "fitted.means_": [k, d],
+                "fitted.covariances_": cov, "fitted.precisions_cholesky_": cov,
+                "param.weights_init": [k], "param.means_init": [k, d],
+                "param.precisions_init": cov,
+                # one value per EM iteration of the fit
+                "fitted.lower_bounds_": [n_iter] if _is_int(n_iter) else None}
+    if key in expected and shape != expected[key]:
+        raise ModelFileError(
+            f"{name}: invalid model: array {key!r} is declared with shape {shape}; "
+            f"{expected[key]} expected from the header (n_components={k}, n_features={d}, "
+            f"n_iter_={n_iter!r})")
+    if key == "fitted.classes_" and not (isinstance(shape, list) and len(shape) == 1
+                                         and _is_int(shape[0]) and shape[0] <= k):
+        raise ModelFileError(f"{name}: invalid model: {key!r} is declared with shape "
+                             f"{shape}; at most {k} classes expected (n_components={k})")
 
 
 def _estimator_class(header, name):

@@ -3,6 +3,7 @@
 Chunks start at multiples of PARTITION_ROWS, so a chunked pass folds exactly
 the partitions of an in-memory pass, in the same order: same bits.
 """
+import math
 import sys
 import time
 
@@ -37,20 +38,21 @@ def chunk_rows_for(X, chunk_size=None, out_row_bytes=0):
 
 
 def parse_bytes(text):
+    """Bytes in a size like '64MB' or '1.5GiB': a finite number of at least one byte."""
     units = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9,
              "kib": 2**10, "mib": 2**20, "gib": 2**30}
     s = text.strip().lower().replace(" ", "")
     for unit in sorted(units, key=len, reverse=True):
         if s.endswith(unit):
-            number = s[: -len(unit)]
             try:
-                value = float(number)
+                value = float(s[: -len(unit)]) * units[unit]
             except ValueError:
                 break
-            if value <= 0:
+            if not (math.isfinite(value) and value >= 1):  # 'infMB', 'nanMB', '1e400MB'
                 break
-            return int(value * units[unit])
-    raise ValueError(f"chunk_size {text!r} is not a row count or a size like '64MB'.")
+            return int(value)
+    raise ValueError(f"chunk_size {text!r} is not a row count or a size like '64MB' "
+                     "(a finite number of at least one byte).")
 
 
 def readonly(X):

@@ -1,10 +1,12 @@
 """Input and parameter checks, raised before any heavy work, in scikit-learn's words."""
+import math
 import numbers
 import warnings
 
 import numpy as np
 
 from ._config import CHUNK_ROWS
+from ._sources import parse_bytes
 from .exceptions import NotFittedError, sklearn_compatible
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -40,6 +42,7 @@ def check_array(X, estimator_name, *, ensure_min_samples=1, name="X"):
             f"Use '.toarray()' to convert to a dense numpy array.")
     if not (isinstance(X, np.ndarray) and X.dtype in (np.float32, np.float64)):
         X = np.asarray(X)
+        _refuse_non_numeric(X.dtype, name)
         if X.dtype.kind == "c":
             raise ValueError("Complex data not supported\n")
         if X.dtype.kind in "OUSV":
@@ -58,6 +61,18 @@ def check_array(X, estimator_name, *, ensure_min_samples=1, name="X"):
         X = np.ascontiguousarray(X)
     check_finite(X, name, estimator_name)
     return X
+
+
+def _refuse_non_numeric(dtype, name):
+    """Dates, durations and records have no meaning as coordinates: casting them to
+    float would be silent (datetime64 to seconds since 1970, a record to its field)."""
+    if dtype.kind in "mM":
+        raise ValueError(f"{name} has dtype {dtype}, which is not numeric data: convert "
+                         "the dates or durations to numbers explicitly (e.g. "
+                         "X.astype('datetime64[s]').astype(float) for seconds).")
+    if dtype.fields is not None:
+        raise ValueError(f"{name} has a structured dtype {dtype}: pass a plain 2-D numeric "
+                         "array (e.g. numpy.lib.recfunctions.structured_to_unstructured).")
 
 
 def _check_memmap_layout(X, name):
@@ -134,8 +149,18 @@ def check_finite(X, name="X", estimator_name="GaussianMixture"):
         check_finite_rows(X[start:start + CHUNK_ROWS], start, name, estimator_name)
 
 
+# Weights whose largest value is outside this range are rescaled (see check_sample_weight).
+_WEIGHT_RANGE = (2.0 ** -20, 2.0 ** 100)
+
+
 def check_sample_weight(sample_weight, n_samples):
-    """Float64 frequency weights; an empty array stands for all ones."""
+    """Float64 frequency weights; an empty array stands for all ones.
+
+    A fit does not depend on the scale of the weights, but their sums must
+    neither overflow (all 1e308) nor vanish next to the 10 * eps that the
+    M-step adds to each component's weight (all 1e-320): weights whose largest
+    value lies outside [2**-20, 2**100] are multiplied by the power of two that
+    brings it into [0.5, 1) (exact, so their ratios are kept)."""
     if sample_weight is None:
         return np.empty(0)
     sw = np.asarray(sample_weight, dtype=np.float64)
@@ -150,6 +175,9 @@ def check_sample_weight(sample_weight, n_samples):
         raise ValueError("Negative values in data passed to sample_weight.")
     if not (sw > 0).any():
         raise ValueError("Sample weights must contain at least one non-zero number.")
+    largest = float(sw.max())
+    if not _WEIGHT_RANGE[0] <= largest <= _WEIGHT_RANGE[1]:
+        sw = np.ldexp(sw, -math.frexp(largest)[1])
     return np.ascontiguousarray(sw)
 
 
@@ -177,8 +205,15 @@ def check_params(est, n_samples, n_features):
     _real("reg_covar")
     if getattr(est, "init_max_samples", None) is not None:
         _int("init_max_samples", 1)
+    warm_start = getattr(est, "warm_start", False)
+    if not isinstance(warm_start, (bool, np.bool_)):
+        raise ValueError(f"The 'warm_start' parameter of {type(est).__name__} must be an "
+                         "instance of 'bool' or an instance of 'numpy.bool'. Got "
+                         f"{warm_start!r} instead.")
     chunk_size = getattr(est, "chunk_size", None)
-    if chunk_size is not None and not isinstance(chunk_size, str):
+    if isinstance(chunk_size, str):
+        parse_bytes(chunk_size)  # raises a ValueError naming chunk_size
+    elif chunk_size is not None:
         if (not isinstance(chunk_size, numbers.Integral) or isinstance(chunk_size, bool)
                 or chunk_size < 1):
             raise ValueError(f"The 'chunk_size' parameter of {type(est).__name__} must be "
@@ -194,6 +229,85 @@ def check_params(est, n_samples, n_features):
     if n_samples < est.n_components:
         raise ValueError("Expected n_samples >= n_components but got n_components = "
                          f"{est.n_components}, n_samples = {n_samples}")
+
+
+def check_warm_start(est, n_features):
+    """With ``warm_start``, the previous fit must fit the new data and parameters:
+    its arrays are handed to compiled kernels, which do not check shapes."""
+    name = type(est).__name__
+    fitted_features = est.means_.shape[1] if est.means_.ndim == 2 else None
+    if fitted_features != n_features:
+        raise ValueError(
+            f"X has {n_features} features, but {name} is expecting {fitted_features} "
+            "features as input. (warm_start=True continues the previous fit; set "
+            "warm_start=False to fit afresh.)")
+    k = est.weights_.shape[0]
+    changed = []
+    if est.n_components != k:
+        changed.append(f"n_components={est.n_components!r} but the previous fit has {k} "
+                       "components")
+    cov_shape = {"full": (k, n_features, n_features), "tied": (n_features, n_features),
+                 "diag": (k, n_features), "spherical": (k,)}.get(est.covariance_type)
+    shapes = {"weights_": (k,), "means_": (k, n_features), "covariances_": cov_shape,
+              "precisions_cholesky_": cov_shape}
+    wrong = [attr for attr, shape in shapes.items() if np.shape(getattr(est, attr)) != shape]
+    # 'diag' and 'tied' arrays have the same shape when K == D: tell them apart by
+    # what a precision Cholesky factor of the type must look like.
+    prec_chol = np.asarray(est.precisions_cholesky_)
+    if not wrong and est.covariance_type in ("full", "tied"):
+        if np.tril(prec_chol, -1).any() or not (np.diagonal(prec_chol, axis1=-2,
+                                                             axis2=-1) > 0).all():
+            wrong.append("precisions_cholesky_")
+    elif not wrong and not (prec_chol > 0).all():
+        wrong.append("precisions_cholesky_")
+    if wrong and not changed:
+        changed.append(f"covariance_type={est.covariance_type!r} does not match the "
+                       f"previous fit's {', '.join(wrong)}")
+    if changed:
+        raise ValueError(
+            f"warm_start=True continues the previous fit, but {'; '.join(changed)}. Set "
+            "warm_start=False to fit afresh (or restore the previous parameters).")
+
+
+def check_finite_pass(lower_bound, n_iter):
+    """Raise if an EM pass overflowed (the data or initial parameters are too large
+    for float64 arithmetic); the fit would otherwise end at -inf as if it had worked."""
+    if not math.isfinite(lower_bound):
+        raise ValueError(
+            f"Fitting the mixture model failed: the log-likelihood is {lower_bound} after "
+            f"EM iteration {n_iter}, because squared distances or covariances overflow "
+            "float64 (values above about 1e150, in the data or the initial parameters). "
+            "Scale the data (for example divide every feature by its standard deviation) "
+            "and the initial parameters, and fit again.")
+
+
+def warn_coarse_resolution(weights, means, covariances, covariance_type, dtype):
+    """Warn when X's dtype cannot resolve the data's spread around its offset
+    (float32 data offset by 1e8 holds only multiples of 8): such data were rounded
+    to a few distinct values before fastem saw them, and the fit is degenerate."""
+    weights = weights / weights.sum()
+    if covariance_type == "full":
+        variances = np.diagonal(covariances, axis1=1, axis2=2)
+    elif covariance_type == "tied":
+        variances = np.broadcast_to(np.diag(covariances), means.shape)
+    elif covariance_type == "diag":
+        variances = covariances
+    else:
+        variances = np.broadcast_to(covariances[:, None], means.shape)
+    centre = weights @ means
+    # Spread of each feature under the mixture, without cancellation at a large offset.
+    std = np.sqrt(weights @ (variances + (means - centre) ** 2))
+    step = np.spacing(np.abs(centre).astype(dtype)).astype(np.float64)
+    coarse = np.flatnonzero(step > std)
+    if coarse.size:
+        j = int(coarse[0])
+        warnings.warn(
+            f"X is {np.dtype(dtype).name} and feature {j} lies around {centre[j]:.6g}, where "
+            f"the resolution of {np.dtype(dtype).name} is {step[j]:.3g}, more than the "
+            f"spread of the feature (standard deviation {std[j]:.3g}): the data hold only "
+            "a few distinct values there and the fit is degenerate. Subtract the offset "
+            "(centre the data) before converting them, or use float64.",
+            UserWarning, stacklevel=5)
 
 
 def check_weights(weights, n_components):

@@ -1,30 +1,41 @@
 """Side-by-side benchmark: fastem vs scikit-learn (and Intel oneDAL when installed).
 
-Run ``python -m fastem.bench`` (about a minute on 2 cores) or
-``python -m fastem.bench --preset targets`` (the real workloads, several minutes).
+Run ``python -m fastem.bench`` (small preset, at most 90 s on a quiet 2-core machine,
+cold Numba cache included) or ``python -m fastem.bench --preset targets`` (the real
+workloads, several minutes). ``--contention N`` reruns everything beside N CPU-bound
+processes.
 
 Method
 ------
+* Compile time first: in a fresh process per covariance type with an empty temporary
+  ``NUMBA_CACHE_DIR``, the first fit (default k-means init) and the first predict of a
+  20000 x 8 data set; then the same in another fresh process with that cache on disk.
+  These are reported on their own lines and excluded from the table.
 * Data: K Gaussian blobs with random full covariances, drawn from a numpy
   Generator with a fixed seed (float32 rows are the float64 rows cast).
 * Every library starts from the same initial parameters (random data rows as
   means, identity precisions scaled to the data variance, uniform weights) and
   runs exactly ``--iters`` EM iterations (``max_iter=iters, tol=0``).
-* s/iter = fit time / n_iter_, best of ``--repeat`` fits. Each library is warmed by a
-  short fit on the first rows, so Numba compilation / cache loading is excluded.
+* s/iter = fit time / n_iter_, best of ``--repeat`` fits. Before it is timed, each
+  library fits the timed data itself once with ``max_iter=1`` (same dtype, covariance
+  type, shape and start): whatever that fit compiles or loads, whatever code path the
+  input size selects, is paid before the clock starts.
 * scikit-learn is timed with its thread pools (BLAS, OpenMP) as they are and
   limited to 1 thread (threadpoolctl); the faster mode is reported.
 * fastem's model GFLOP/s is compared with numpy's GEMM throughput measured in
   the same run, so the ratio is meaningful on a noisy machine.
 
 scikit-learn and threadpoolctl are needed for this module only (the ``bench``
-extra: ``pip install fastem[bench]``); oneDAL (``daal4py``, from
-``scikit-learn-intelex``) is optional.
+extra: ``pip install fastem[bench]``, which also installs oneDAL through
+``scikit-learn-intelex`` where a wheel exists); oneDAL stays optional.
 """
 import argparse
 import gc
+import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from contextlib import contextmanager
@@ -39,13 +50,19 @@ WORKLOADS = {
     "W4": ("spherical", 1_000_000, 16, 64),
     "W5": ("tied", 1_000_000, 16, 16),
 }
+OTHER_DTYPE_ROW = "W7"  # the W1 shape in the other float dtype
 COV_TYPES = ("full", "tied", "diag", "spherical")
 SMALL_DIVISOR = 20  # the small preset runs the same shapes with N / 20
-PRESET_DEFAULTS = {  # preset -> (iters, repeat)
-    "small": (10, 1),
-    "targets": (5, 1),
+PRESET_DEFAULTS = {  # preset -> (iters, repeat, GEMM size)
+    "small": (10, 1, 1000),
+    "targets": (5, 1, 2000),
 }
+SMALL_PRESET_BUDGET_S = 90  # the small preset's promise on a quiet 2-core machine
+MIN_GEMM_SIZE = 500  # smaller GEMMs are not compute-bound: %GEMM would exceed 100 %
 ONEDAL_STORAGE = {"full": "full", "diag": "diagonal"}  # em_gmm has no tied/spherical
+# The compile-time probe: a user's first fit and predict (default k-means init) on more
+# rows than one partition, so it compiles what a real fit needs.
+COMPILE_PROBE_SHAPE = (20_000, 8, 4)  # n_samples, n_features, n_components
 SEED = 0
 BENCH_EXTRA_HINT = "install the benchmark extra: pip install fastem[bench]"
 
@@ -126,14 +143,76 @@ def model_flops(covariance_type, n, d, k):
             "tied": 2 * n * d * d + 4 * n * k * d}[covariance_type]
 
 
+# ------------------------------------------------------------ compile time
+# Run as `python -c PROBE covariance_type` in a fresh interpreter: prints the seconds of
+# the first fit and the first predict as JSON. Numba is imported inside the first fit
+# (import fastem does not import it), so its import time counts, as it does for a user.
+_COMPILE_PROBE = f"""
+import json, sys, time, warnings
+warnings.simplefilter("ignore")
+import numpy as np
+from fastem import GaussianMixture
+n_samples, n_features, n_components = {COMPILE_PROBE_SHAPE!r}
+X = np.random.default_rng(0).standard_normal((n_samples, n_features))
+t0 = time.perf_counter()
+model = GaussianMixture(n_components, covariance_type=sys.argv[1], random_state=0).fit(X)
+t1 = time.perf_counter()
+model.predict(X)
+t2 = time.perf_counter()
+print(json.dumps(dict(fit=t1 - t0, predict=t2 - t1)))
+"""
+
+
+def _fastem_path():
+    """The directory fastem is imported from, so that probes time this very copy."""
+    import fastem
+    return os.path.dirname(os.path.dirname(os.path.abspath(fastem.__file__)))
+
+
+def _run_probe(covariance_type, cache_dir):
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_fastem_path(), env.get("PYTHONPATH")) if p)
+    done = subprocess.run([sys.executable, "-c", _COMPILE_PROBE, covariance_type], env=env,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"compile-time probe ({covariance_type}) failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def compile_times(covariance_type):
+    """Seconds of the first fit and first predict in a fresh process: with an empty Numba
+    cache (cold: compiles everything), then with the cache the first process wrote (warm)."""
+    with tempfile.TemporaryDirectory(prefix="fastem-numba-cache-") as cache_dir:
+        cold = _run_probe(covariance_type, cache_dir)
+        warm = _run_probe(covariance_type, cache_dir)
+    return dict(cold_fit=cold["fit"], cold_predict=cold["predict"],
+                warm_fit=warm["fit"], warm_predict=warm["predict"])
+
+
+def print_compile_times(types, out):
+    n, d, k = COMPILE_PROBE_SHAPE
+    for covariance_type in types:
+        t = compile_times(covariance_type)
+        print(f"compile: {covariance_type:<9} first fit {t['cold_fit']:.2f} s, first predict "
+              f"{t['cold_predict']:.2f} s (fresh process, empty Numba cache); warm cache: first "
+              f"fit {t['warm_fit']:.2f} s, first predict {t['warm_predict']:.3f} s "
+              f"({n}x{d}, K={k}, default init); excluded from the table", file=out)
+        out.flush()
+
+
 # ------------------------------------------------------------------ timing
 def gemm_gflops(size, dtype, repeat=3):
-    """numpy GEMM throughput (size^3 matrices), best of ``repeat``, BLAS threads as set."""
+    """numpy GEMM throughput (size^3 matrices), best of ``repeat``, in the faster of BLAS's
+    threads as set and one thread (on a loaded machine descheduled BLAS threads can make
+    the threaded product slower than one thread, which would flatter %GEMM)."""
+    from threadpoolctl import threadpool_limits
     rng = np.random.default_rng(SEED + 2)
     a = rng.standard_normal((size, size)).astype(dtype)
     b = rng.standard_normal((size, size)).astype(dtype)
     a @ b  # first call pays thread start-up and page faults
     best = min(_timed(lambda: a @ b) for _ in range(repeat))
+    with threadpool_limits(limits=1, user_api="blas"):
+        best = min(best, min(_timed(lambda: a @ b) for _ in range(repeat)))
     return 2.0 * size ** 3 / best / 1e9
 
 
@@ -167,25 +246,24 @@ def _gm_factory(cls, X, k, covariance_type, iters, **extra):
     return make
 
 
-def warm_up(cls, X, k, covariance_type):
-    """A short fit on the first rows, same D, K, type and dtype: compiles (or loads from
-    cache) every kernel specialisation the timed fit uses, and pays lazy imports."""
-    head = X[: min(X.shape[0], 4096)]
-    time_fit(_gm_factory(cls, head, k, covariance_type, 1), head, 1)
+def time_warm_fit(cls, X, k, covariance_type, iters, repeat):
+    """(s/iter, model) of fits from the shared start, after one untimed 1-iteration fit of
+    the same X: it compiles (or loads from the cache) exactly the kernels the timed fits
+    run, whichever path the input's size, dtype and covariance type select."""
+    time_fit(_gm_factory(cls, X, k, covariance_type, 1), X, 1)
+    return time_fit(_gm_factory(cls, X, k, covariance_type, iters), X, repeat)
 
 
 def time_fastem(X, k, covariance_type, iters, repeat):
     from . import GaussianMixture
-    warm_up(GaussianMixture, X, k, covariance_type)
-    return time_fit(_gm_factory(GaussianMixture, X, k, covariance_type, iters), X, repeat)
+    return time_warm_fit(GaussianMixture, X, k, covariance_type, iters, repeat)
 
 
 def time_sklearn(X, k, covariance_type, iters, repeat):
     """(s/iter, mode, model) of sklearn in its faster threading mode."""
     from sklearn.mixture import GaussianMixture
-    make = _gm_factory(GaussianMixture, X, k, covariance_type, iters)
-    warm_up(GaussianMixture, X, k, covariance_type)
-    (seconds, model), mode = _faster_threading_mode(lambda: time_fit(make, X, repeat))
+    (seconds, model), mode = _faster_threading_mode(
+        lambda: time_warm_fit(GaussianMixture, X, k, covariance_type, iters, repeat))
     return seconds, mode, model
 
 
@@ -230,7 +308,7 @@ def time_onedal(daal4py, X, k, covariance_type, iters, repeat):
                               covarianceStorage=ONEDAL_STORAGE[covariance_type])
         return algo.compute(X, *inputs)
 
-    run(1)  # library and thread-pool start-up
+    run(1)  # library and thread-pool start-up, on the timed data
     best = np.inf
     result = None
     for _ in range(repeat):
@@ -246,6 +324,17 @@ def _rel_diff(a, b):
 
 
 # ------------------------------------------------------------------ workloads
+def onedal_note(covariance_type, opts, daal4py):
+    """Why a row has no oneDAL time, or None when oneDAL runs it."""
+    if opts.no_onedal:
+        return "skipped"
+    if daal4py is None:
+        return "not installed"
+    if covariance_type not in ONEDAL_STORAGE:
+        return "n/a"
+    return None
+
+
 def run_workload(name, X, covariance_type, k, opts, daal4py):
     """One table row: fastem, sklearn (and oneDAL) on X from the same start."""
     (n, d), dtype = X.shape, X.dtype
@@ -254,16 +343,15 @@ def run_workload(name, X, covariance_type, k, opts, daal4py):
     row = dict(name=name, cov=covariance_type, n=n, d=d, k=k, dtype=np.dtype(dtype).name,
                fe=fe_t, sk=sk_t, sk_mode=sk_mode, fe_lb=fe.lower_bound_, sk_lb=sk.lower_bound_,
                lb_diff=_rel_diff(fe.lower_bound_, sk.lower_bound_),
-               dal=None, dal_lb_diff=None, dal_note="not installed")
-    if daal4py is None:
-        pass
-    elif opts.no_onedal:
-        row["dal_note"] = "skipped"
-    elif covariance_type not in ONEDAL_STORAGE:
-        row["dal_note"] = "n/a"
-    else:
-        row["dal"], dal_lb = time_onedal(daal4py, X, k, covariance_type, opts.iters, opts.repeat)
-        row["dal_lb_diff"] = _rel_diff(dal_lb, sk.lower_bound_)
+               dal=None, dal_lb_diff=None, dal_note=onedal_note(covariance_type, opts, daal4py))
+    if row["dal_note"] is None:
+        try:
+            row["dal"], dal_lb = time_onedal(daal4py, X, k, covariance_type, opts.iters,
+                                             opts.repeat)
+            row["dal_lb_diff"] = _rel_diff(dal_lb, sk.lower_bound_)
+        except RuntimeError as exc:  # e.g. oneDAL's diag M-step on a vanishing component
+            row["dal_note"] = "failed"
+            row["dal_error"] = " ".join(str(exc).split())
     row["gflops"] = model_flops(covariance_type, n, d, k) / fe_t / 1e9
     return row
 
@@ -278,11 +366,11 @@ def _seconds_per_call(fn, budget_s):
 def _iris_timings(cls, X, opts):
     """(whole-fit seconds, fits timed, n_iter_, seconds per iteration from a fixed start)."""
     with _quiet_convergence():
-        model = cls(n_components=3, random_state=SEED).fit(X)  # warm-up (JIT, imports)
+        model = cls(n_components=3, random_state=SEED).fit(X)  # warm-up: the timed fit itself
         seconds, fits = _seconds_per_call(
             lambda: cls(n_components=3, random_state=SEED).fit(X), opts.iris_seconds)
     # On 150 rows an EM iteration is almost all fixed overhead (Python, dispatch).
-    per_iter, _ = time_fit(_gm_factory(cls, X, 3, "full", opts.iters), X, max(3, fits // 3))
+    per_iter, _ = time_warm_fit(cls, X, 3, "full", opts.iters, max(3, fits // 3))
     return seconds, fits, model.n_iter_, per_iter
 
 
@@ -298,18 +386,6 @@ def run_iris(opts):
     return dict(fe=fe, sk=sk, sk_mode=sk_mode)
 
 
-def run_other_dtype(row, opts):
-    """W7: the W1 data set in the other float dtype (fastem only): the float32 speed-up."""
-    other = np.float32 if row["dtype"] == "float64" else np.float64
-    X = make_blobs(row["n"], row["d"], row["k"], other)
-    t, model = time_fastem(X, row["k"], row["cov"], opts.iters, opts.repeat)
-    times = {row["dtype"]: (row["fe"], row["fe_lb"]), np.dtype(other).name: (t, model.lower_bound_)}
-    gflops = model_flops(row["cov"], row["n"], row["d"], row["k"]) / times["float32"][0] / 1e9
-    return dict(n=row["n"], d=row["d"], k=row["k"], f64=times["float64"][0],
-                f32=times["float32"][0], speedup=times["float64"][0] / times["float32"][0],
-                gflops32=gflops, lb_diff=_rel_diff(times["float32"][1], times["float64"][1]))
-
-
 def _shape(name, opts):
     cov, n, d, k = WORKLOADS[name]
     if opts.rows:
@@ -319,23 +395,75 @@ def _shape(name, opts):
     return cov, n, d, k
 
 
+def row_specs(opts):
+    """(row name, workload, dtype) of every table row: the selected workloads in --dtype,
+    and W1's shape again in the other dtype (W7)."""
+    other_dtype = "float32" if opts.dtype == "float64" else "float64"
+    specs = []
+    for name, (cov, *_) in WORKLOADS.items():
+        if cov in opts.types:
+            specs.append((name, name, opts.dtype))
+            if name == "W1":
+                specs.append((OTHER_DTYPE_ROW, name, other_dtype))
+    return specs
+
+
+def run_all(opts, daal4py):
+    """(rows, iris): every table row, then iris. Iris first, and each data set freed after
+    its row: timings of small fits were seen to degrade several-fold while gigabytes of
+    earlier data were alive."""
+    iris = run_iris(opts) if "full" in opts.types else None
+    rows = []
+    for row_name, workload, dtype in row_specs(opts):
+        cov, n, d, k = _shape(workload, opts)
+        X = make_blobs(n, d, k, dtype)
+        rows.append(run_workload(row_name, X, cov, k, opts, daal4py))
+        del X
+        gc.collect()
+    return rows, iris
+
+
+@contextmanager
+def cpu_hogs(n):
+    """``n`` CPU-bound Python processes running beside this block; killed when it ends,
+    however it ends. Each also exits by itself once this process is gone (its parent id
+    changes), so even a SIGKILL of the benchmark leaves none behind."""
+    loop = (f"import os\nwhile os.getppid() == {os.getpid()}:\n"
+            "    for _ in range(1_000_000): pass\n")
+    procs = []
+    try:
+        for _ in range(n):
+            procs.append(subprocess.Popen([sys.executable, "-c", loop],
+                                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL))
+        yield [p.pid for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+        for p in procs:
+            p.wait()
+
+
 # ------------------------------------------------------------------ output
 def _fmt_s(x):
     return f"{x:.3g}" if x is not None else "-"
 
 
-def print_table(rows, iris, f32, out):
+def _label(r):
+    return f"{r['name']} {r['cov']:<9} N={r['n']} D={r['d']} K={r['k']} f{r['dtype'][5:]}"
+
+
+def print_table(rows, iris, out):
     header = (f"{'workload':<34} {'fastem s/it':>11} {'sklearn s/it':>12} {'mode':>7} "
               f"{'skl/fe':>7} {'oneDAL s/it':>13} {'dal/fe':>7} {'GFLOP/s':>8} {'%GEMM':>6} "
               f"{'LB diff skl':>11} {'LB diff dal':>11}")
     print(header, file=out)
     print("-" * len(header), file=out)
     for r in rows:
-        label = f"{r['name']} {r['cov']:<9} N={r['n']} D={r['d']} K={r['k']} f{r['dtype'][5:]}"
         dal = _fmt_s(r["dal"]) if r["dal"] is not None else r["dal_note"]
         dal_ratio = f"{r['dal'] / r['fe']:.2f}x" if r["dal"] is not None else "-"
         dal_lb = f"{r['dal_lb_diff']:.1e}" if r["dal_lb_diff"] is not None else "-"
-        print(f"{label:<34} {_fmt_s(r['fe']):>11} {_fmt_s(r['sk']):>12} {r['sk_mode']:>7} "
+        print(f"{_label(r):<34} {_fmt_s(r['fe']):>11} {_fmt_s(r['sk']):>12} {r['sk_mode']:>7} "
               f"{r['sk'] / r['fe']:>6.2f}x {dal:>13} {dal_ratio:>7} {r['gflops']:>8.2f} "
               f"{r['gemm_pct']:>5.1f}% {r['lb_diff']:>11.1e} {dal_lb:>11}", file=out)
     if iris is not None:
@@ -346,12 +474,44 @@ def print_table(rows, iris, f32, out):
               f"(n_iter {sk_n_iter}, {iris['sk_mode']}), skl/fe {sk / fe:.1f}x; per EM "
               f"iteration from a fixed start: fastem {fe_iter * 1e6:.1f} us, sklearn "
               f"{sk_iter * 1e6:.1f} us (best of {fe_fits} / {sk_fits} fits)", file=out)
-    if f32 is not None:
-        print(f"W7 full N={f32['n']} D={f32['d']} K={f32['k']} float32 vs float64 (fastem): "
-              f"f64 {_fmt_s(f32['f64'])} s/it, f32 {_fmt_s(f32['f32'])} s/it, "
-              f"speed-up {f32['speedup']:.2f}x; f32 {f32['gflops32']:.2f} GFLOP/s = "
-              f"{f32['gemm32_pct']:.1f}% of f32 GEMM; LB diff f32 vs f64 {f32['lb_diff']:.1e}",
-              file=out)
+    for r in rows:
+        if "dal_error" in r:
+            print(f"{r['name']} oneDAL failed: {r['dal_error']}", file=out)
+    print_dtype_speedup(rows, out)
+
+
+def print_dtype_speedup(rows, out):
+    """float32 over float64 on the W1 shape, per library (W1 and W7 rows)."""
+    by_dtype = {r["dtype"]: r for r in rows if r["name"] in ("W1", OTHER_DTYPE_ROW)}
+    if len(by_dtype) != 2:
+        return
+    f64, f32 = by_dtype["float64"], by_dtype["float32"]
+    speedups = [f"fastem {f64['fe'] / f32['fe']:.2f}x", f"sklearn {f64['sk'] / f32['sk']:.2f}x"]
+    if f64["dal"] is not None and f32["dal"] is not None:
+        speedups.append(f"oneDAL {f64['dal'] / f32['dal']:.2f}x")
+    print(f"W1/W7 float32 speed-up over float64: {', '.join(speedups)}; fastem LB diff "
+          f"f32 vs f64 {_rel_diff(f32['fe_lb'], f64['fe_lb']):.1e}", file=out)
+
+
+def print_contention(n_hogs, quiet, busy, out):
+    """fastem's slow-down under load and the sklearn ratio under the same load."""
+    (rows, iris), (busy_rows, busy_iris) = quiet, busy
+    print(f"\nUnder load: {n_hogs} CPU-bound process(es) beside the benchmark on "
+          f"{os.cpu_count()} CPUs (oneDAL not rerun); quiet = the table above, without them",
+          file=out)
+    header = (f"{'workload':<34} {'fastem quiet':>12} {'fastem busy':>11} {'busy/quiet':>10} "
+              f"{'sklearn busy':>12} {'mode':>7} {'skl/fe busy':>11}")
+    print(header, file=out)
+    print("-" * len(header), file=out)
+    for r, b in zip(rows, busy_rows):
+        print(f"{_label(b):<34} {_fmt_s(r['fe']):>12} {_fmt_s(b['fe']):>11} "
+              f"{b['fe'] / r['fe']:>9.2f}x {_fmt_s(b['sk']):>12} {b['sk_mode']:>7} "
+              f"{b['sk'] / b['fe']:>10.2f}x", file=out)
+    if iris is not None:
+        fe, fe_busy, sk_busy = iris["fe"][0], busy_iris["fe"][0], busy_iris["sk"][0]
+        print(f"W6 iris whole fit: fastem quiet {fe * 1e6:.0f} us, busy {fe_busy * 1e6:.0f} us "
+              f"({fe_busy / fe:.2f}x); sklearn busy {sk_busy * 1e6:.0f} us "
+              f"({busy_iris['sk_mode']}), skl/fe busy {sk_busy / fe_busy:.1f}x", file=out)
 
 
 # --------------------------------------------------------------------- CLI
@@ -361,33 +521,45 @@ def parse_args(argv=None):
         description="fastem vs scikit-learn (and oneDAL if installed): seconds per EM "
                     "iteration from identical initial parameters.")
     p.add_argument("--preset", choices=sorted(PRESET_DEFAULTS), default="small",
-                   help="small: target shapes with N/%d (~1 min); targets: the real "
-                        "workloads (several minutes)" % SMALL_DIVISOR)
+                   help="small: target shapes with N/%d (<= %d s on a quiet 2-core machine); "
+                        "targets: the real workloads (several minutes)"
+                        % (SMALL_DIVISOR, SMALL_PRESET_BUDGET_S))
     p.add_argument("--iters", type=int, default=None,
                    help="EM iterations per fit (default: 10 small, 5 targets)")
     p.add_argument("--types", default=",".join(COV_TYPES),
                    help="comma-separated covariance types to run (default: all)")
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64",
-                   help="dtype of the W1-W5 rows (W7 always compares both)")
+                   help="dtype of the W1-W5 rows (W7 is W1 in the other dtype)")
     p.add_argument("--repeat", type=int, default=None,
                    help="fits per measurement, best kept (default: 1)")
     p.add_argument("--rows", type=int, default=None,
                    help="override N of every workload (smoke tests)")
-    p.add_argument("--gemm-size", type=int, default=2000,
-                   help="square GEMM size of the reference throughput (default 2000)")
+    p.add_argument("--gemm-size", type=int, default=None,
+                   help="square GEMM size of the reference throughput (default 1000 small, "
+                        "2000 targets; at least %d)" % MIN_GEMM_SIZE)
     p.add_argument("--iris-seconds", type=float, default=0.5,
                    help="time budget per library of the iris whole-fit timing (default 0.5)")
     p.add_argument("--no-onedal", action="store_true", help="skip oneDAL even if installed")
+    p.add_argument("--no-compile-time", action="store_true",
+                   help="skip the compile-time measurement (fresh processes, empty cache)")
+    p.add_argument("--contention", type=int, default=0, metavar="N",
+                   help="then rerun the workloads and iris beside N CPU-bound processes")
     opts = p.parse_args(argv)
-    iters, repeat = PRESET_DEFAULTS[opts.preset]
+    iters, repeat, gemm_size = PRESET_DEFAULTS[opts.preset]
     opts.iters = iters if opts.iters is None else opts.iters
     opts.repeat = repeat if opts.repeat is None else opts.repeat
+    opts.gemm_size = gemm_size if opts.gemm_size is None else opts.gemm_size
     opts.types = [t.strip() for t in opts.types.split(",") if t.strip()]
     bad = sorted(set(opts.types) - set(COV_TYPES))
     if bad:
         p.error(f"unknown covariance types {bad}; choose from {list(COV_TYPES)}")
     if opts.iters < 1 or opts.repeat < 1:
         p.error("--iters and --repeat must be >= 1")
+    if opts.gemm_size < MIN_GEMM_SIZE:
+        p.error(f"--gemm-size must be >= {MIN_GEMM_SIZE}: smaller products are not "
+                "compute-bound, so %GEMM would be meaningless")
+    if opts.contention < 0:
+        p.error("--contention must be >= 0")
     return opts
 
 
@@ -400,39 +572,29 @@ def main(argv=None, out=None):
     import sklearn
     daal4py = _import_daal4py()
     t_start = time.perf_counter()
-    dtype = np.dtype(opts.dtype).type
 
-    gemm_dtypes = ["float64"]
-    if opts.dtype == "float32" or "full" in opts.types:
-        gemm_dtypes.append("float32")
-    gemm = {name: gemm_gflops(opts.gemm_size, name) for name in gemm_dtypes}
     print(f"fastem bench: preset={opts.preset} iters={opts.iters} repeat={opts.repeat} "
           f"cpus={os.cpu_count()} numba threads={numba.get_num_threads()} "
-          f"numpy {np.__version__}, scikit-learn {sklearn.__version__}, "
-          f"oneDAL {'installed' if daal4py else 'not installed'}", file=out)
+          f"numpy {np.__version__}, scikit-learn {sklearn.__version__}, oneDAL "
+          f"{'installed' if daal4py else 'not installed (pip install scikit-learn-intelex)'}",
+          file=out)
+    out.flush()
+    if not opts.no_compile_time:
+        print_compile_times(opts.types, out)
+
+    gemm_dtypes = sorted({dtype for _, _, dtype in row_specs(opts)})
+    gemm = {name: gemm_gflops(opts.gemm_size, name) for name in gemm_dtypes}
     print("numpy GEMM %d^3: " % opts.gemm_size
           + ", ".join(f"{k} {v:.1f} GFLOP/s" for k, v in gemm.items())
-          + " (best of 3; measured again at the end, best kept)", file=out)
+          + " (best of 3 with BLAS threads as set and 3 with one; measured again at the end, "
+            "best kept)", file=out)
     print(f"s/it = fit time / n_iter_, best of {opts.repeat}; identical initial parameters, "
-          f"max_iter={opts.iters}, tol=0. Each library warmed by a short fit first (JIT compile "
-          f"excluded). sklearn: the faster of its thread pools as they are (thr=N) and limited "
-          f"to 1 (thr=1): mode.", file=out)
+          f"max_iter={opts.iters}, tol=0. Before the timed fits each library fits the same data "
+          f"once with max_iter=1 (compilation and cache loading excluded). sklearn: the faster "
+          f"of its thread pools as they are (thr=N) and limited to 1 (thr=1): mode.", file=out)
     out.flush()
 
-    # iris first, and each data set freed after its rows: timings of small fits
-    # were seen to degrade several-fold while gigabytes of earlier data were alive.
-    iris = run_iris(opts) if "full" in opts.types else None
-    rows, f32 = [], None
-    for name, (cov, *_) in WORKLOADS.items():
-        if cov in opts.types:
-            _, n, d, k = _shape(name, opts)
-            X = make_blobs(n, d, k, dtype)
-            rows.append(run_workload(name, X, cov, k, opts, daal4py))
-            del X
-            gc.collect()
-            if name == "W1":
-                f32 = run_other_dtype(rows[-1], opts)
-                gc.collect()
+    rows, iris = run_all(opts, daal4py)
     # The machine's load changes during a long run: the reference is the best GEMM
     # seen at the start or the end, so %GEMM is never flattered by a slow moment.
     for name in gemm_dtypes:
@@ -442,17 +604,27 @@ def main(argv=None, out=None):
             gemm[name] = gemm_end
     for row in rows:
         row["gemm_pct"] = 100.0 * row["gflops"] / gemm[row["dtype"]]
-    if f32 is not None:
-        f32["gemm32_pct"] = 100.0 * f32["gflops32"] / gemm["float32"]
     print("", file=out)
-    print_table(rows, iris, f32, out)
+    print_table(rows, iris, out)
     print("\nGFLOP/s: fastem model flops per iteration (full 2NKD^2, diag 8NKD, spherical 4NKD, "
           "tied 2ND^2+4NKD) / fastem s/it; %GEMM vs numpy GEMM in the row's dtype. "
-          "LB diff: relative difference of lower_bound_ vs sklearn.", file=out)
+          "LB diff: relative difference of lower_bound_ vs sklearn in the same dtype.", file=out)
     print(f"Both s/it include each fit's fixed cost amortised over {opts.iters} iterations; "
           f"sklearn's fit also estimates parameters from initial responsibilities and runs "
           f"a final E-step (about one extra iteration).", file=out)
-    print(f"total {time.perf_counter() - t_start:.1f} s", file=out)
+    out.flush()
+
+    if opts.contention:
+        busy_opts = argparse.Namespace(**{**vars(opts), "no_onedal": True})
+        with cpu_hogs(opts.contention):
+            busy = run_all(busy_opts, None)
+        print_contention(opts.contention, (rows, iris), busy, out)
+
+    total = time.perf_counter() - t_start
+    budget = (f" (the small preset's budget: {SMALL_PRESET_BUDGET_S} s on a quiet 2-core "
+              f"machine, cold cache included)" if opts.preset == "small" and not opts.rows
+              else "")
+    print(f"total {total:.1f} s{budget}", file=out)
     return 0
 
 

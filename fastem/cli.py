@@ -12,17 +12,24 @@ Inputs are ``.npy`` files, memory-mapped (never unpickled). Progress goes to
 stderr, results to stdout or to the ``-o`` file. Exit status: 0 success,
 1 a data or model problem (missing file, wrong shape, feature-count mismatch,
 corrupt model...), 2 a usage error. User errors print ``fastem: error: ...``,
-never a traceback.
+never a traceback; Ctrl-C prints ``fastem: interrupted`` (exit status 130).
+
+Outputs are written to a temporary file next to the ``-o`` path and renamed
+onto it only on success: a failed or interrupted command leaves every
+pre-existing file as it was. An ``-o`` path that is (or links to) one of the
+command's inputs is refused.
 """
 import argparse
+import math
 import os
+import stat
 import sys
 import warnings
 
 import numpy as np
 
 from ._config import CHUNK_ROWS
-from ._io import ModelFileError, describe, load_with_header
+from ._io import ModelFileError, atomic_replace, describe, load_with_header
 from ._sources import parse_bytes
 from ._validation import COVARIANCE_TYPES, INIT_PARAMS
 from .mixture import reporting_iterations
@@ -97,6 +104,13 @@ def _build_parser():
                      help="with --labels: components per class (default 1)")
     fit.add_argument("--chunk-size", type=_chunk_size, metavar="ROWS|SIZE",
                      help="rows (e.g. 262144) or bytes (e.g. 64MB) read per chunk")
+    fit.add_argument("--mini-batch", action="store_true",
+                     help="online (stepwise) EM over shuffled mini-batches: a few passes "
+                          "over data too big to iterate over many times; progress per pass")
+    fit.add_argument("--batch-size", type=_positive_int, metavar="N",
+                     help="with --mini-batch: rows per mini-batch (default 16384)")
+    fit.add_argument("--max-passes", type=_positive_int, metavar="P",
+                     help="with --mini-batch: most passes over the data (default 3)")
     fit.add_argument("--tol", type=float, default=1e-3)
     fit.add_argument("--reg-covar", type=float, default=1e-6)
     fit.add_argument("--max-iter", type=int, default=100)
@@ -105,6 +119,9 @@ def _build_parser():
     fit.add_argument("--init-params", choices=INIT_PARAMS,
                      help="initialisation (default kmeans; not with --labels)")
     fit.add_argument("--random-state", type=int, default=None)
+    fit.add_argument("--bayesian", action="store_true",
+                     help="variational BayesianGaussianMixture (Dirichlet-process prior: "
+                          "unneeded components get ~0 weight; not with --labels)")
     fit.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     fit.add_argument("-o", "--output", required=True, metavar="MODEL.npz",
                      help="model file to write")
@@ -136,12 +153,34 @@ def _build_parser():
 
 
 # ------------------------------------------------------------------ inputs
-def _load_data(path):
-    """A 2-D numeric array from a .npy file, memory-mapped when it can be."""
+def _check_input_file(path, what=".npy file"):
+    """An existing regular file (np.load on a FIFO would wait for a writer forever),
+    not truncated if it is a .npy file."""
     if not os.path.exists(path):
         raise UserError(f"{path}: no such file")
     if os.path.isdir(path):
-        raise UserError(f"{path}: is a directory, not a .npy file")
+        raise UserError(f"{path}: is a directory, not a {what}")
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise UserError(f"{path}: is not a regular file (a pipe or device), not a {what}")
+    with open(path, "rb") as f:
+        try:
+            version = np.lib.format.read_magic(f)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}[version]
+            shape, _, dtype = read_header(f)
+        except (ValueError, KeyError, EOFError, OSError):
+            return  # not a (plain) .npy file: np.load says what it is
+        expected = f.tell() + math.prod(shape) * dtype.itemsize
+    size = os.path.getsize(path)
+    if size < expected:
+        raise UserError(f"{path}: is truncated: its header declares a {shape} {dtype} array "
+                        f"({expected} bytes with the header) but the file holds {size} "
+                        "bytes")
+
+
+def _load_data(path):
+    """A 2-D numeric array from a .npy file, memory-mapped when it can be."""
+    _check_input_file(path)
     try:
         X = np.load(path, mmap_mode="r", allow_pickle=False)
     except ValueError as exc:
@@ -164,8 +203,7 @@ def _load_data(path):
 
 
 def _load_labels(path, n_rows):
-    if not os.path.exists(path):
-        raise UserError(f"{path}: no such file")
+    _check_input_file(path)
     try:
         y = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
@@ -188,6 +226,8 @@ def _load_labels(path, n_rows):
 def _load_model(path):
     if not os.path.exists(path):
         raise UserError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise UserError(f"{path}: is a directory, not a model file")
     try:
         return load_with_header(path)
     except ModelFileError as exc:
@@ -196,13 +236,24 @@ def _load_model(path):
         raise UserError(f"{path}: cannot read it ({exc.strerror or exc})") from None
 
 
-def _check_output(path):
-    """Fail before any heavy work if the output cannot be written there."""
+def _check_output(path, inputs):
+    """Fail before any heavy work if the output cannot be written there, or is one
+    of the ``inputs`` (the same path, a symbolic or a hard link to it): writing
+    it would destroy the input (or, for a memory-mapped input, crash)."""
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise UserError(f"{path}: the directory {directory} does not exist")
     if os.path.isdir(path):
         raise UserError(f"{path}: is a directory")
+    output_stat = os.stat(path) if os.path.exists(path) else None
+    for source in inputs:
+        if source is None:
+            continue
+        same_file = output_stat is not None and os.path.exists(source) and (
+            os.path.samestat(output_stat, os.stat(source)))
+        if same_file or os.path.realpath(path) == os.path.realpath(source):
+            raise UserError(f"{path}: is an input of this command ({source}); choose "
+                            "another output file")
 
 
 def _check_features(model, model_path, X, data_path):
@@ -249,9 +300,24 @@ def _fit_estimator(args):
         if args.n_components is None:
             parser.error("the following arguments are required: -k/--n-components "
                          "(unless --labels is given)")
-        from .mixture import GaussianMixture
-        return GaussianMixture(n_init=args.n_init or 1,
+        online = _mini_batch_options(args)
+        if online is not None and args.bayesian:
+            parser.error("--bayesian does not apply with --mini-batch")
+        if online is not None:
+            from .online import MiniBatchGaussianMixture
+            return MiniBatchGaussianMixture(n_init=args.n_init or 1,
+                                            init_params=args.init_params or "kmeans",
+                                            **online, **common)
+        if args.bayesian:
+            from .bayesian import BayesianGaussianMixture as estimator_class
+        else:
+            from .mixture import GaussianMixture as estimator_class
+        return estimator_class(n_init=args.n_init or 1,
                                init_params=args.init_params or "kmeans", **common)
+    if _mini_batch_options(args) is not None:
+        parser.error("--mini-batch does not apply with --labels")
+    if args.bayesian:
+        parser.error("--bayesian does not apply with --labels")
     given = [name for name in _UNSUPERVISED_ONLY if getattr(args, name) is not None]
     if given:
         parser.error(f"--{given[0].replace('_', '-')} does not apply with --labels "
@@ -266,16 +332,28 @@ def _fit_estimator(args):
         **common, **{key: value for key, value in optional.items() if value is not None})
 
 
+def _mini_batch_options(args):
+    """MiniBatchGaussianMixture's options with --mini-batch (None without it)."""
+    options = {"batch_size": args.batch_size, "max_passes": args.max_passes}
+    if not args.mini_batch:
+        given = [name for name, value in options.items() if value is not None]
+        if given:
+            args.subparser.error(f"--{given[0].replace('_', '-')} needs --mini-batch")
+        return None
+    return {name: value for name, value in options.items() if value is not None}
+
+
 def _cmd_fit(args):
     estimator = _fit_estimator(args)
+    _check_output(args.output, [args.data, args.labels])
     X = _load_data(args.data)
-    _check_output(args.output)
     if args.labels is not None:
         fit_args = (X, _load_labels(args.labels, X.shape[0]))
         kind = "semi-supervised"
     else:
         fit_args = (X,)
-        kind = "unsupervised"
+        kind = ("unsupervised mini-batch (online EM; one line per pass)" if args.mini_batch
+                else "unsupervised")
     progress = None if args.quiet else _Progress(getattr(estimator, "n_init", 1), sys.stderr)
     if not args.quiet:
         storage = "memory-mapped" if isinstance(X, np.memmap) else "in memory"
@@ -299,21 +377,23 @@ def _cmd_fit(args):
         raise UserError(f"{args.output}: cannot write the model ({exc.strerror or exc})") from None
     if not args.quiet:
         print(f"fastem: {'converged' if estimator.converged_ else 'did not converge'} "
-              f"after {estimator.n_iter_} iteration(s), mean log-likelihood "
+              f"after {estimator.n_iter_} iteration(s), "
+              f"{'lower bound' if args.bayesian else 'mean log-likelihood'} "
               f"{estimator.lower_bound_:.8f}; model written to {args.output}",
               file=sys.stderr)
     return 0
 
 
 def _cmd_predict(args):
+    _check_output(args.output, [args.model, args.data])
     model, _ = _load_model(args.model)
     X = _load_data(args.data)
     _check_features(model, args.model, X, args.data)
-    _check_output(args.output)
     method = model.predict_proba if args.proba else model.predict
-    # Chunk by chunk into a memory-mapped .npy: bounded memory for any input size.
-    out = None
-    try:
+    # Chunk by chunk into a memory-mapped .npy (bounded memory for any input size),
+    # a temporary file renamed onto the output only once complete.
+    with atomic_replace(args.output) as tmp:
+        out = None
         for start in range(0, X.shape[0], CHUNK_ROWS):
             stop = min(X.shape[0], start + CHUNK_ROWS)
             try:
@@ -321,15 +401,11 @@ def _cmd_predict(args):
             except ValueError as exc:  # NaN/inf in the data
                 raise UserError(f"{args.data}: {exc}") from None
             if out is None:
-                out = np.lib.format.open_memmap(args.output, mode="w+", dtype=result.dtype,
+                out = np.lib.format.open_memmap(tmp, mode="w+", dtype=result.dtype,
                                                 shape=(X.shape[0],) + result.shape[1:])
             out[start:stop] = result
         out.flush()
-    except BaseException:
-        del out
-        if os.path.exists(args.output):
-            os.remove(args.output)
-        raise
+        del out  # unmapped before the rename
     return 0
 
 

@@ -9,6 +9,7 @@ N x K responsibility matrix never exists during a fit.
 """
 import contextlib
 import contextvars
+import copy
 import importlib
 import inspect
 import math
@@ -19,14 +20,17 @@ import warnings
 import numpy as np
 
 from . import _linalg, _parallel
+from ._config import PARTITION_ROWS
 from ._dask import DaskRows, lazy_predict
+from ._interrupt import import_kernels, interrupt_safe
 from ._init import kmeans_labels, kmeans_plusplus, random_resp_stats, subsample_indices
 from ._sources import ChunkProgress, n_chunks_of, readonly, row_chunks
 from ._stats import Stats, m_step
 from ._validation import (_is_dask, check_array, check_feature_names, check_finite,
-                          check_finite_rows, check_is_fitted, check_means, check_n_features,
-                          check_params, check_precisions, check_sample_weight,
-                          check_weights, first_nonfinite_row)
+                          check_finite_pass, check_finite_rows, check_is_fitted, check_means,
+                          check_n_features, check_params, check_precisions,
+                          check_sample_weight, check_warm_start, check_weights,
+                          first_nonfinite_row, warn_coarse_resolution)
 from .exceptions import ConvergenceWarning, sklearn_compatible
 
 LOG_2PI = math.log(2 * math.pi)
@@ -53,6 +57,7 @@ def reporting_iterations(callback):
 
 def _kernel_module(covariance_type):
     """The kernel module of a covariance type (imported on first use: numba is slow to import)."""
+    import_kernels()  # a Ctrl-C during the first import of numba must not break it
     return importlib.import_module(f"fastem._kernels.{covariance_type}")
 
 
@@ -309,6 +314,7 @@ class GaussianMixture:
         self._fit(X, check_sample_weight(sample_weight, X.shape[0]))
         return self._predict_checked(X)
 
+    @interrupt_safe
     def _fit(self, X, sample_weight, row_label=_EMPTY_LABELS, component_class=None):
         """The EM driver. ``row_label``/``component_class`` clamp labelled rows
         (semi-supervised); empty for ordinary EM."""
@@ -321,12 +327,15 @@ class GaussianMixture:
         total_weight = float(sample_weight.sum()) if sample_weight.shape[0] else float(n_samples)
 
         do_init = not (self.warm_start and hasattr(self, "converged_"))
+        if not do_init:
+            check_warm_start(self, n_features)
         n_init = self.n_init if do_init else 1
         random_state = check_random_state(self.random_state)
         if _is_dask(X):
             X = DaskRows(X, type(self).__name__)  # persisted once for all passes
         # NaN/inf of memory-mapped and dask X: checked by the first pass over all rows.
         unchecked = isinstance(X, (np.memmap, DaskRows))
+        self._check_data_parameters(X, sample_weight)
         gathered = {}
 
         best = None
@@ -353,8 +362,10 @@ class GaussianMixture:
                 stats = self._em_pass(kernels, X, params, sample_weight, row_label,
                                       component_class, check_rows=unchecked)
                 unchecked = False
-                lower_bound = stats.log_lik / total_weight
-                params = self._parameters_from_stats(stats, params, X.dtype)
+                check_finite_pass(stats.log_lik / total_weight, n_iter)
+                new_params = self._parameters_from_stats(stats, params, X.dtype)
+                lower_bound = self._lower_bound(stats, params, new_params, total_weight)
+                params = new_params
                 history.append(lower_bound)
                 change = lower_bound - previous
                 report = _iteration_callback.get()
@@ -372,21 +383,41 @@ class GaussianMixture:
                 best = (params, n_iter, history, converged)
 
         params, n_iter, history, converged = best
+        if unchecked:  # no pass read every row (max_iter=0): check NaN/inf now
+            if isinstance(X, DaskRows):
+                X.raise_first_nonfinite()
+            else:
+                check_finite(X, "X", type(self).__name__)
         if not converged and self.max_iter > 0:
             warnings.warn("Best performing initialization did not converge. Try different "
                           "init parameters, or increase max_iter, tol, or check for "
                           f"degenerate data. (fastem: stopped at max_iter={self.max_iter} "
                           f"with the last change of the lower bound above tol={self.tol:g}.)",
-                          sklearn_compatible(ConvergenceWarning), stacklevel=3)
+                          sklearn_compatible(ConvergenceWarning), stacklevel=4)
+        dtype = np.dtype(X.dtype)
+        warn_coarse_resolution(params.weights, params.means, params.covariances,
+                               self.covariance_type, dtype)
+        # The fitted state changes in one step (one dict update, which an interrupt
+        # cannot split): a Ctrl-C at any moment of fit leaves the estimator as it was.
         # scikit-learn >= 1.7 keeps the input's precision: float32 in, float32 out
         # (the statistics and EM stay float64 inside).
-        dtype = np.dtype(X.dtype)
-        self._set_parameters(params, dtype)
-        self.converged_ = converged
-        self.n_iter_ = n_iter
-        self.lower_bound_ = dtype.type(max_lower_bound)
-        self.lower_bounds_ = [dtype.type(value) for value in history]
-        self.n_features_in_ = n_features
+        staged = copy.copy(self)
+        staged._set_parameters(params, dtype)
+        staged.converged_ = converged
+        staged.n_iter_ = n_iter
+        staged.lower_bound_ = dtype.type(max_lower_bound)
+        staged.lower_bounds_ = [dtype.type(value) for value in history]
+        staged.n_features_in_ = n_features
+        vars(self).update(vars(staged))
+
+    def _check_data_parameters(self, X, sample_weight):
+        """Hook: settings derived from the data before the starts (priors); none here."""
+
+    def _lower_bound(self, stats, params, new_params, total_weight):
+        """Hook: the convergence criterion of one iteration, from the pass's statistics
+        (taken under ``params``) and the M-step's ``new_params``: here the per-sample
+        mean log-likelihood."""
+        return stats.log_lik / total_weight
 
     def _em_pass(self, kernels, X, params, sample_weight, row_label, component_class,
                  check_rows=False):

@@ -238,12 +238,12 @@ class SemiSupervisedGaussianMixture(GaussianMixture):
         em_label = row_label if self.mode == "clamp" else np.empty(0, dtype=np.int64)
         driver._fit(X, row_weight, em_label, component_class)
 
-        for attribute in _FITTED_ATTRIBUTES:
-            setattr(self, attribute, getattr(driver, attribute))
-        self.classes_ = classes
-        weights = self.weights_.reshape(n_classes, per_class)
-        self.class_means_ = np.einsum("cp,cpd->cd", weights / weights.sum(axis=1, keepdims=True),
-                                      self.means_.reshape(n_classes, per_class, n_features))
+        fitted = {attribute: getattr(driver, attribute) for attribute in _FITTED_ATTRIBUTES}
+        weights = fitted["weights_"].reshape(n_classes, per_class)
+        class_means = np.einsum("cp,cpd->cd", weights / weights.sum(axis=1, keepdims=True),
+                                fitted["means_"].reshape(n_classes, per_class, n_features))
+        # One dict update: a Ctrl-C cannot leave a half-copied fitted state.
+        vars(self).update(fitted, classes_=classes, class_means_=class_means)
         return self
 
     def fit_predict(self, X, y, sample_weight=None):
@@ -490,6 +490,11 @@ def _encode_labels(y, n_samples, estimator_name):
                              "integers or strings (-1 for an unlabelled row).")
         unlabelled = y == -1
     elif kind in "iub":
+        if kind == "u" and (y == np.iinfo(y.dtype).max).any():
+            raise ValueError(
+                f"y is unsigned ({y.dtype}) and holds {np.iinfo(y.dtype).max}, which is -1 "
+                "wrapped around: an unsigned array cannot mark unlabelled rows. Pass y as "
+                "signed integers (e.g. y.astype(np.int64)) with -1 for unlabelled rows.")
         unlabelled = y == -1
     elif kind in "US":
         unlabelled = y == y.dtype.type("-1")
