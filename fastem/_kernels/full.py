@@ -74,17 +74,20 @@ def _block_maha(xc, prec_chol, t, maha):
 
 # Rows of one component queued before their moments are added: the products
 # run over whole queues of rows that carry weight (rows a component does not
-# own cost nothing), and the queue's float32 sums stay short.
-QUEUE = 64
+# own cost nothing), and the queue's float32 sums stay short. The moment loops
+# run over exactly QUEUE rows (unused ones have zero weight): with a trip count
+# known wherever LLVM compiles them, the reassociated sums are the same code in
+# a fresh compile and from Numba's cache (a run-time count gave other bits).
+QUEUE = BLOCK
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _add_moments(qx, qw, n_rows, wx, s1k, s2k):
-    """Add the moments of n_rows queued rows to the float64 totals of one component.
+def _add_moments(qx, qw, wx, s1k, s2k):
+    """Add the moments of QUEUE queued rows to the float64 totals of one component.
 
     qx: centred rows, transposed (features padded to a multiple of 8, padding
-    zero), working dtype; qw: their weights; wx: scratch of qx's shape whose
-    padding rows are zero. s1k += sum w x; s2k (padded, float64) += the upper
+    zero), working dtype; qw: their weights (zero for unused rows, whose qx
+    columns are finite); wx: scratch of qx's shape whose padding rows are zero. s1k += sum w x; s2k (padded, float64) += the upper
     4 x 8 tiles of sum w x x^T. Each tile lives in 32 local accumulators over
     the queue's rows (innermost: one vector FMA per row group and accumulator)
     and is stored once.
@@ -96,7 +99,7 @@ def _add_moments(qx, qw, n_rows, wx, s1k, s2k):
         xl = qx[l]
         wxl = wx[l]
         total = zero
-        for i in range(n_rows):
+        for i in range(QUEUE):
             v = qw[i] * xl[i]
             wxl[i] = v
             total += v
@@ -110,7 +113,7 @@ def _add_moments(qx, qw, n_rows, wx, s1k, s2k):
             c10 = c11 = c12 = c13 = c14 = c15 = c16 = c17 = zero
             c20 = c21 = c22 = c23 = c24 = c25 = c26 = c27 = zero
             c30 = c31 = c32 = c33 = c34 = c35 = c36 = c37 = zero
-            for i in range(n_rows):
+            for i in range(QUEUE):
                 z0, z1, z2, z3 = y0[i], y1[i], y2[i], y3[i]
                 z4, z5, z6, z7 = y4[i], y5[i], y6[i], y7[i]
                 b = a0[i]
@@ -169,11 +172,12 @@ def _queue_rows(xc, wr, n_block, active, queue_x, queue_w, queue_n, k, wx, s1k, 
     if n_active == 0:
         return
     if 2 * n_active > BLOCK:
-        _add_moments(xc, wr, n_block, wx, s1k, s2k)
+        _add_moments(xc, wr, wx, s1k, s2k)  # rows past n_block have zero weight
         return
     q = queue_n[k]
     if q + n_active > QUEUE:
-        _add_moments(queue_x, queue_w, q, wx, s1k, s2k)
+        queue_w[q:] = 0.0
+        _add_moments(queue_x, queue_w, wx, s1k, s2k)
         q = 0
     for d in range(xc.shape[0]):
         source = xc[d]
@@ -241,7 +245,8 @@ def _accumulate(X, sample_weight, row_label, component_class, means, prec_chol, 
                         wx, s1[k], s2_padded[k])
     for k in range(n_components):
         if queue_n[k] > 0:
-            _add_moments(queue_x[k], queue_w[k], queue_n[k], wx, s1[k], s2_padded[k])
+            queue_w[k, queue_n[k]:] = 0.0
+            _add_moments(queue_x[k], queue_w[k], wx, s1[k], s2_padded[k])
     for k in range(n_components):
         for l in range(n_features):
             for j in range(n_features):
