@@ -112,25 +112,26 @@ def test_same_fit_on_several_partitions(covariance_type):
 
 @pytest.mark.parametrize("covariance_type", ["full", "diag"])
 def test_float32_input_fits_like_float64_of_the_same_numbers(covariance_type):
-    """float32 rows are read exactly and the arithmetic is float64: the fit is
-    scikit-learn's float64 fit of the same numbers, handed out in float32 as
-    scikit-learn >= 1.7 does (so equal up to that rounding)."""
+    """float32 rows are centred in float64 and their products run in float32 (issue 8):
+    the fit follows scikit-learn's float64 fit of the same numbers within float32
+    rounding, handed out in float32 as scikit-learn >= 1.7 does. The tolerance is one
+    float32 can resolve: the lower bound is a total (~1e3 here), so float32 rounding
+    moves it by ~1e-6 from one iteration to the next."""
     X, k = DATASETS["blobs"]()
     X32 = X.astype(np.float32)
     X64 = X32.astype(np.float64)
     kwargs = dict(n_components=k, covariance_type=covariance_type,
-                  init_params="random_from_data", random_state=0, tol=1e-8, max_iter=300)
+                  init_params="random_from_data", random_state=0, tol=1e-5, max_iter=300)
     with quiet_convergence():
         ours = fastem.BayesianGaussianMixture(**kwargs).fit(X32)
         theirs = SklearnBayesianGaussianMixture(**kwargs).fit(X64)
-    assert ours.n_iter_ == theirs.n_iter_ and ours.converged_ == theirs.converged_
+    assert ours.converged_ and theirs.converged_
     for name in ("weights_", "means_", "covariances_", "precisions_",
                  "precisions_cholesky_", "mean_precision_", "degrees_of_freedom_"):
-        assert getattr(ours, name).dtype == np.float32, name
-        np.testing.assert_array_max_ulp(getattr(ours, name),
-                                        getattr(theirs, name).astype(np.float32), maxulp=1)
-    half_ulp = np.finfo(np.float32).eps / 2
-    np.testing.assert_allclose(ours.lower_bounds_, theirs.lower_bounds_, rtol=half_ulp)
+        a, b = getattr(ours, name), getattr(theirs, name)
+        assert a.dtype == np.float32, name
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * np.abs(b).max(), err_msg=name)
+    np.testing.assert_allclose(ours.lower_bound_, theirs.lower_bound_, rtol=1e-5)
     np.testing.assert_array_equal(ours.predict(X64), theirs.predict(X64))
 
 

@@ -74,8 +74,9 @@ def test_every_init_and_float32_and_sample_weight(threads, init_params):
             fitted = fastem.GaussianMixture(3, **kwargs).fit(da.from_array(X, chunks=2500),
                                                              sample_weight=weights)
         assert fitted.means_.dtype == np.float32  # float32 in, float32 out (scikit-learn)
-        # float64 fits equal to ~1e-13, handed out rounded to float32: one ulp at most
-        _assert_same_fit(reference, fitted, rtol=np.finfo(np.float32).eps)
+        # float32 products (issue 8): dask blocks split the rows into other partitions
+        # than the in-memory fit, so the sums round differently: float32 rounding
+        _assert_same_fit(reference, fitted, rtol=1e-5)
 
 
 def test_dask_fit_matches_scikit_learn_from_the_same_start(threads):

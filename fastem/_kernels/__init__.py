@@ -16,6 +16,8 @@ prec_chol, log_norm, shift, nk, s1, s2)``
     log-probabilities, the row log-sum-exp, the responsibilities and the
     sufficient statistics of the next M-step, accumulated in float64 into
     nk, s1, s2 (overwritten). Returns the rows' weighted log-likelihood.
+    ('full' computes float32 X's products in float32 on rows centred in
+    float64, adding short float32 sums into the float64 totals.)
 
 ``weighted_log_prob(X, means, prec_chol, log_norm, out)``
     ``out[i, k] = log(weight_k) + log N(x_i | mean_k, cov_k)`` for prediction.

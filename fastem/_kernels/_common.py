@@ -121,3 +121,25 @@ def add_scaled_sq_dist(xt, centre, scale, maha):
         for i in range(n_cols):
             t = (xd[i] - c) * p
             maha[i] += t * t
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def centre_block(xt, mean, xc):
+    """xc[d, i] = xt[d, i] - mean[d] for a transposed block (features x BLOCK rows).
+
+    The subtraction is in float64 (exact enough for data far from the origin),
+    then rounded to xc's dtype: the working dtype, X's.
+    """
+    for d in range(xt.shape[0]):
+        m = mean[d]
+        for i in range(BLOCK):
+            xc[d, i] = xt[d, i] - m
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def negligible_weight(X):
+    """sqrt of the smallest normal number of X's dtype. Moment weights below it would
+    make subnormal products (100x slower, often in float32); such weights count in
+    nk only: their moments are far below the rounding of any total. (Literals: np.finfo
+    costs compile time.)"""
+    return 1.08e-19 if X.itemsize == 4 else 1.49e-154

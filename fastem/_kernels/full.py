@@ -4,12 +4,22 @@ Statistics per component k, centred on the current mean mu_k:
 ``nk[k] = sum w r``, ``s1[k] = sum w r (x - mu_k)``,
 ``s2[k] = sum w r (x - mu_k)(x - mu_k)^T`` (upper triangle only; the driver
 mirrors it).
+
+The pass, per block of BLOCK rows: centre the rows on every mean in float64
+and round them to X's dtype (float32 X then runs its products in float32,
+twice the SIMD lanes); the E-step on those blocks (4 x 4 tiles of U); float64
+responsibilities; then the moments of each component's rows with weight,
+from the same centred blocks, in 4 x 8 register tiles of the upper triangle,
+over the whole block when most rows carry weight and otherwise through a
+queue of such rows (rows a component does not own cost nothing). Tile sums
+(at most QUEUE rows) are added into float64 totals.
 """
 import numpy as np
 from numba import njit
 
 from .._config import FASTMATH
-from ._common import BLOCK, load_block, normalize_row, row_label_of, row_weight
+from ._common import (BLOCK, centre_block, load_block, negligible_weight, normalize_row,
+                      row_label_of, row_weight)
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -32,98 +42,108 @@ def _centre_and_log_prob(x, means, prec_chol, log_norm, xc, y, log_prob):
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _centre_block(xt, mean, xc):
-    """xc[d, i] = xt[d, i] - mean[d] for a transposed block of BLOCK rows."""
-    for d in range(xt.shape[0]):
-        m = mean[d]
-        for i in range(xc.shape[1]):
-            xc[d, i] = xt[d, i] - m
+def _block_maha(xc, prec_chol, t, maha):
+    """maha[i] = |xc[:, i] U|^2 for one component's centred, transposed block.
+
+    xc (features x BLOCK rows) and U = prec_chol (upper triangular) are padded
+    with zeros to a multiple of 4 features. Rows are the innermost,
+    fixed-length loop (full vector FMAs); 4 x 4 tiles of U are held in locals
+    so that each sweep does 16 FMAs per 4 loads and 4 load/stores of t.
+    """
+    n_padded = xc.shape[0]
+    maha[:] = 0.0
+    for j0 in range(0, n_padded, 4):
+        t[:] = 0.0
+        t0, t1, t2, t3 = t[0], t[1], t[2], t[3]
+        for l0 in range(0, j0 + 4, 4):  # U[l, j] = 0 below the diagonal
+            x0, x1, x2, x3 = xc[l0], xc[l0 + 1], xc[l0 + 2], xc[l0 + 3]
+            u0, u1, u2, u3 = prec_chol[l0], prec_chol[l0 + 1], prec_chol[l0 + 2], prec_chol[l0 + 3]
+            u00, u01, u02, u03 = u0[j0], u0[j0 + 1], u0[j0 + 2], u0[j0 + 3]
+            u10, u11, u12, u13 = u1[j0], u1[j0 + 1], u1[j0 + 2], u1[j0 + 3]
+            u20, u21, u22, u23 = u2[j0], u2[j0 + 1], u2[j0 + 2], u2[j0 + 3]
+            u30, u31, u32, u33 = u3[j0], u3[j0 + 1], u3[j0 + 2], u3[j0 + 3]
+            for i in range(BLOCK):
+                a0, a1, a2, a3 = x0[i], x1[i], x2[i], x3[i]
+                t0[i] += (u00 * a0 + u10 * a1) + (u20 * a2 + u30 * a3)
+                t1[i] += (u01 * a0 + u11 * a1) + (u21 * a2 + u31 * a3)
+                t2[i] += (u02 * a0 + u12 * a1) + (u22 * a2 + u32 * a3)
+                t3[i] += (u03 * a0 + u13 * a1) + (u23 * a2 + u33 * a3)
+        for i in range(BLOCK):
+            maha[i] += (t0[i] * t0[i] + t1[i] * t1[i]) + (t2[i] * t2[i] + t3[i] * t3[i])
+
+
+# Rows of one component queued before their moments are added: the products
+# run over whole queues of rows that carry weight (rows a component does not
+# own cost nothing), and the queue's float32 sums stay short. The moment loops
+# run over exactly QUEUE rows (unused ones have zero weight): with a trip count
+# known wherever LLVM compiles them, the reassociated sums are the same code in
+# a fresh compile and from Numba's cache (a run-time count gave other bits).
+QUEUE = BLOCK
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _block_log_prob(xt, means, prec_chol, log_norm, xc, t, maha, log_prob):
-    """log_prob[i, k] for the BLOCK rows of xt (transposed: features x rows).
+def _add_moments(qx, qw, wx, s1k, s2k):
+    """Add the moments of QUEUE queued rows to the float64 totals of one component.
 
-    Rows are the innermost, fixed-length loop so every update is a full
-    vector FMA; the triangle of U_k is walked column by column.
+    qx: centred rows, transposed (features padded to a multiple of 8, padding
+    zero), working dtype; qw: their weights (zero for unused rows, whose qx
+    columns are finite); wx: scratch of qx's shape whose padding rows are zero. s1k += sum w x; s2k (padded, float64) += the upper
+    4 x 8 tiles of sum w x x^T. Each tile lives in 32 local accumulators over
+    the queue's rows (innermost: one vector FMA per row group and accumulator)
+    and is stored once.
     """
-    n_components, n_features = means.shape
-    for k in range(n_components):
-        _centre_block(xt, means[k], xc)
-        maha[:] = 0.0
-        for j in range(n_features):
-            t[:] = 0.0
-            # Four rows of U per sweep over t: one load/store of t per four FMAs
-            # (the sweep is store-bound otherwise).
-            n_four = (j + 1) // 4 * 4
-            for l in range(0, n_four, 4):
-                u0 = prec_chol[k, l, j]
-                u1 = prec_chol[k, l + 1, j]
-                u2 = prec_chol[k, l + 2, j]
-                u3 = prec_chol[k, l + 3, j]
-                x0 = xc[l]
-                x1 = xc[l + 1]
-                x2 = xc[l + 2]
-                x3 = xc[l + 3]
-                for i in range(xc.shape[1]):
-                    t[i] += (u0 * x0[i] + u1 * x1[i]) + (u2 * x2[i] + u3 * x3[i])
-            for l in range(n_four, j + 1):
-                u = prec_chol[k, l, j]
-                xl = xc[l]
-                for i in range(xc.shape[1]):
-                    t[i] += u * xl[i]
-            for i in range(xc.shape[1]):
-                maha[i] += t[i] * t[i]
-        for i in range(xc.shape[1]):
-            log_prob[i, k] = log_norm[k] - 0.5 * maha[i]
+    n_features = s1k.shape[0]
+    n_padded = qx.shape[0]
+    zero = qw[0] - qw[0]  # zero of the working dtype
+    for l in range(n_features):
+        xl = qx[l]
+        wxl = wx[l]
+        total = zero
+        for i in range(QUEUE):
+            v = qw[i] * xl[i]
+            wxl[i] = v
+            total += v
+        s1k[l] += total
+    for l0 in range(0, n_padded, 4):
+        a0, a1, a2, a3 = wx[l0], wx[l0 + 1], wx[l0 + 2], wx[l0 + 3]
+        for j0 in range(l0 // 8 * 8, n_padded, 8):
+            y0, y1, y2, y3 = qx[j0], qx[j0 + 1], qx[j0 + 2], qx[j0 + 3]
+            y4, y5, y6, y7 = qx[j0 + 4], qx[j0 + 5], qx[j0 + 6], qx[j0 + 7]
+            c00 = c01 = c02 = c03 = c04 = c05 = c06 = c07 = zero
+            c10 = c11 = c12 = c13 = c14 = c15 = c16 = c17 = zero
+            c20 = c21 = c22 = c23 = c24 = c25 = c26 = c27 = zero
+            c30 = c31 = c32 = c33 = c34 = c35 = c36 = c37 = zero
+            for i in range(QUEUE):
+                z0, z1, z2, z3 = y0[i], y1[i], y2[i], y3[i]
+                z4, z5, z6, z7 = y4[i], y5[i], y6[i], y7[i]
+                b = a0[i]
+                c00 += b * z0; c01 += b * z1; c02 += b * z2; c03 += b * z3  # noqa: E702
+                c04 += b * z4; c05 += b * z5; c06 += b * z6; c07 += b * z7  # noqa: E702
+                b = a1[i]
+                c10 += b * z0; c11 += b * z1; c12 += b * z2; c13 += b * z3  # noqa: E702
+                c14 += b * z4; c15 += b * z5; c16 += b * z6; c17 += b * z7  # noqa: E702
+                b = a2[i]
+                c20 += b * z0; c21 += b * z1; c22 += b * z2; c23 += b * z3  # noqa: E702
+                c24 += b * z4; c25 += b * z5; c26 += b * z6; c27 += b * z7  # noqa: E702
+                b = a3[i]
+                c30 += b * z0; c31 += b * z1; c32 += b * z2; c33 += b * z3  # noqa: E702
+                c34 += b * z4; c35 += b * z5; c36 += b * z6; c37 += b * z7  # noqa: E702
+            _add_tile_row(s2k[l0], j0, c00, c01, c02, c03, c04, c05, c06, c07)
+            _add_tile_row(s2k[l0 + 1], j0, c10, c11, c12, c13, c14, c15, c16, c17)
+            _add_tile_row(s2k[l0 + 2], j0, c20, c21, c22, c23, c24, c25, c26, c27)
+            _add_tile_row(s2k[l0 + 3], j0, c30, c31, c32, c33, c34, c35, c36, c37)
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _accumulate_component(X, i0, n_block, wk, mean, xd, nk, s1k, s2k, k):
-    """Add the block's weighted, mean-centred moments of one component.
-
-    Rows go eight at a time: a rank-8 update of each s2 row is a single
-    contiguous pass, so the accumulator is loaded and stored once per eight
-    rows (the update is store-bound otherwise). Rows past n_block get zero
-    weight and a zero centred vector.
-    """
-    n_features = mean.shape[0]
-    w = np.zeros(8)
-    for i in range(0, n_block, 8):
-        any_weight = False
-        for r in range(8):
-            w[r] = wk[i + r] if i + r < n_block else 0.0
-            if w[r] != 0.0:
-                any_weight = True
-        if not any_weight:
-            continue
-        for r in range(8):
-            nk[k] += w[r]
-            if i + r < n_block:
-                x = X[i0 + i + r]
-                for d in range(n_features):
-                    xd[r, d] = x[d] - mean[d]
-            else:
-                xd[r, :] = 0.0
-        w0, w1, w2, w3, w4, w5, w6, w7 = w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]
-        x0, x1, x2, x3 = xd[0], xd[1], xd[2], xd[3]
-        x4, x5, x6, x7 = xd[4], xd[5], xd[6], xd[7]
-        for l in range(n_features):
-            a0 = w0 * x0[l]
-            a1 = w1 * x1[l]
-            a2 = w2 * x2[l]
-            a3 = w3 * x3[l]
-            a4 = w4 * x4[l]
-            a5 = w5 * x5[l]
-            a6 = w6 * x6[l]
-            a7 = w7 * x7[l]
-            s1k[l] += ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
-            row = s2k[l]
-            # Full rows, not just the upper triangle: a fixed-length loop stays
-            # whole vectors and runs faster than the shorter triangular one.
-            for j in range(n_features):
-                row[j] += (((a0 * x0[j] + a1 * x1[j]) + (a2 * x2[j] + a3 * x3[j]))
-                           + ((a4 * x4[j] + a5 * x5[j]) + (a6 * x6[j] + a7 * x7[j])))
+def _add_tile_row(row, j0, c0, c1, c2, c3, c4, c5, c6, c7):
+    row[j0] += c0
+    row[j0 + 1] += c1
+    row[j0 + 2] += c2
+    row[j0 + 3] += c3
+    row[j0 + 4] += c4
+    row[j0 + 5] += c5
+    row[j0 + 6] += c6
+    row[j0 + 7] += c7
 
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH)
@@ -140,24 +160,75 @@ def accumulate_stats(X, sample_weight, row_label, component_class, means,
 
 
 @njit(cache=True, fastmath=FASTMATH)
+def _queue_rows(xc, wr, n_block, active, queue_x, queue_w, queue_n, k, wx, s1k, s2k):
+    """Add the moments of the block's rows with weight for component k: a block
+    mostly of such rows directly, other rows through the queue (the queue's
+    moments added first when they would not fit). Copies go feature by feature."""
+    n_active = 0
+    for i in range(n_block):
+        if wr[i] != 0.0:
+            active[n_active] = i
+            n_active += 1
+    if n_active == 0:
+        return
+    if 2 * n_active > BLOCK:
+        _add_moments(xc, wr, wx, s1k, s2k)  # rows past n_block have zero weight
+        return
+    q = queue_n[k]
+    if q + n_active > QUEUE:
+        queue_w[q:] = 0.0
+        _add_moments(queue_x, queue_w, wx, s1k, s2k)
+        q = 0
+    for d in range(xc.shape[0]):
+        source = xc[d]
+        target = queue_x[d]
+        for c in range(n_active):
+            target[q + c] = source[active[c]]
+    for c in range(n_active):
+        queue_w[q + c] = wr[active[c]]
+    queue_n[k] = q + n_active
+
+
+@njit(cache=True, fastmath=FASTMATH)
 def _accumulate(X, sample_weight, row_label, component_class, means, prec_chol, log_norm,
                 nk, s1, s2):
+    """The fused pass. Products run in X's dtype (float32 X: twice the SIMD lanes)
+    on rows centred in float64; queue sums, log-sum-exp and totals are float64."""
     n_rows = X.shape[0]
     n_components, n_features = means.shape
+    n_padded = (n_features + 7) // 8 * 8
+    work = X.dtype
+    # U and the centred blocks padded with zero features: tiles need no remainders.
+    # Only U's upper triangle is copied: the E-step tiles read zeros below it.
+    prec_chol_w = np.zeros((n_components, n_padded, n_padded), work)
+    for k in range(n_components):
+        for l in range(n_features):
+            for j in range(l, n_features):
+                prec_chol_w[k, l, j] = prec_chol[k, l, j]
     xt = np.empty((n_features, BLOCK))
-    xc = np.empty((n_features, BLOCK))
-    t = np.empty(BLOCK)
-    xd = np.empty((8, n_features))
-    maha = np.empty(BLOCK)
+    xc = np.zeros((n_components, n_padded, BLOCK), work)
+    t = np.empty((4, BLOCK), work)
+    maha = np.empty(BLOCK, work)
     log_prob = np.empty((BLOCK, n_components))
-    wr = np.empty((n_components, BLOCK))
     resp = np.empty(n_components)
+    queue_x = np.zeros((n_components, n_padded, QUEUE), work)
+    queue_w = np.empty((n_components, QUEUE), work)
+    queue_n = np.zeros(n_components, np.int64)
+    wr = np.empty((n_components, BLOCK), work)
+    active = np.empty(BLOCK, np.int64)
+    wx = np.zeros((n_padded, QUEUE), work)
+    s2_padded = np.zeros((n_components, n_padded, n_padded))
+    negligible = negligible_weight(X)
     log_lik = 0.0
     for i0 in range(0, n_rows, BLOCK):
         n_block = min(BLOCK, n_rows - i0)
         load_block(X, i0, n_block, xt)
-        _block_log_prob(xt, means, prec_chol, log_norm, xc, t, maha, log_prob)
-        wr[:] = 0.0  # padding rows keep zero weight
+        for k in range(n_components):
+            centre_block(xt, means[k], xc[k])
+            _block_maha(xc[k], prec_chol_w[k], t, maha)
+            for i in range(BLOCK):
+                log_prob[i, k] = log_norm[k] - 0.5 * maha[i]
+        wr[:] = 0.0
         for i in range(n_block):
             w = row_weight(sample_weight, i0 + i)
             if w == 0.0:
@@ -165,9 +236,21 @@ def _accumulate(X, sample_weight, row_label, component_class, means, prec_chol, 
             log_lik += w * normalize_row(log_prob[i], row_label_of(row_label, i0 + i),
                                          component_class, resp)
             for k in range(n_components):
-                wr[k, i] = w * resp[k]
+                wk = w * resp[k]
+                nk[k] += wk
+                if wk >= negligible:
+                    wr[k, i] = wk
         for k in range(n_components):
-            _accumulate_component(X, i0, n_block, wr[k], means[k], xd, nk, s1[k], s2[k], k)
+            _queue_rows(xc[k], wr[k], n_block, active, queue_x[k], queue_w[k], queue_n, k,
+                        wx, s1[k], s2_padded[k])
+    for k in range(n_components):
+        if queue_n[k] > 0:
+            queue_w[k, queue_n[k]:] = 0.0
+            _add_moments(queue_x[k], queue_w[k], wx, s1[k], s2_padded[k])
+    for k in range(n_components):
+        for l in range(n_features):
+            for j in range(n_features):
+                s2[k, l, j] = s2_padded[k, l, j]
     return log_lik
 
 
