@@ -594,6 +594,16 @@ def _is_int(v):
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+# What ``lower_bound_`` means for each estimator, for ``fastem info``.
+_LOWER_BOUND_MEANING = {
+    "GaussianMixture": "(mean log-likelihood per sample)",
+    "MiniBatchGaussianMixture": "(mean log-likelihood per sample over the last pass, "
+                                "or a running estimate after partial_fit)",
+    "BayesianGaussianMixture": "(variational lower bound, total over the samples)",
+    "SemiSupervisedGaussianMixture": "(per-sample EM objective, labelled rows clamped)",
+}
+
+
 def describe(estimator, header):
     """Human-readable lines about a loaded model and its header (for ``fastem info``)."""
     lines = [
@@ -605,8 +615,7 @@ def describe(estimator, header):
         ("converged", f"{'yes' if estimator.converged_ else 'no'}, "
                       f"after {estimator.n_iter_} iteration(s)"),
         ("lower bound", f"{estimator.lower_bound_:.10g} " + (
-            "(mean log-likelihood per sample)" if type(estimator).__name__ == "GaussianMixture"
-            else "(per-sample EM objective)")),
+            _LOWER_BOUND_MEANING.get(type(estimator).__name__, "(per-sample EM objective)"))),
         ("weights", " ".join(f"{w:.4g}" for w in estimator.weights_)),
     ]
     if hasattr(estimator, "classes_"):

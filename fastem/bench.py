@@ -568,13 +568,14 @@ def main(argv=None, out=None):
     out = sys.stdout if out is None else out
     opts = parse_args(argv)
     _require_sklearn()
-    import numba
     import sklearn
+
+    import fastem
     daal4py = _import_daal4py()
     t_start = time.perf_counter()
 
     print(f"fastem bench: preset={opts.preset} iters={opts.iters} repeat={opts.repeat} "
-          f"cpus={os.cpu_count()} numba threads={numba.get_num_threads()} "
+          f"cpus={os.cpu_count()} fastem threads={fastem.get_num_threads()} "
           f"numpy {np.__version__}, scikit-learn {sklearn.__version__}, oneDAL "
           f"{'installed' if daal4py else 'not installed (pip install scikit-learn-intelex)'}",
           file=out)
