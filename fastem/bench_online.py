@@ -160,8 +160,10 @@ def run(opts, out=sys.stdout):
                                      max_iter=2, tol=0.0, random_state=0).fit(small)
         start = GaussianMixture(k, max_iter=0, init_params=opts.init,
                                 random_state=SEED).fit(X)
-        init = dict(weights_init=start.weights_, means_init=start.means_,
-                    precisions_init=start.precisions_)
+        # Seed-row starts (random_from_data) give weights that sum to K / n_samples, as
+        # scikit-learn's; a start handed to both fits as weights_init must sum to one.
+        init = dict(weights_init=start.weights_ / start.weights_.sum(),
+                    means_init=start.means_, precisions_init=start.precisions_)
 
         batch, seconds = batch_reference(X, k, init, opts.opt_tol, opts.max_iter)
         optimum = batch.lower_bound_
