@@ -231,16 +231,17 @@ def check_params(est, n_samples, n_features):
                          f"{est.n_components}, n_samples = {n_samples}")
 
 
-def check_warm_start(est, n_features):
-    """With ``warm_start``, the previous fit must fit the new data and parameters:
+def check_warm_start(est, n_features, continuing="warm_start=True continues the previous fit",
+                     afresh="set warm_start=False to fit afresh"):
+    """With ``warm_start`` (or ``partial_fit``: ``continuing`` and ``afresh`` say which
+    and what to do instead), the previous fit must fit the new data and parameters:
     its arrays are handed to compiled kernels, which do not check shapes."""
     name = type(est).__name__
     fitted_features = est.means_.shape[1] if est.means_.ndim == 2 else None
     if fitted_features != n_features:
         raise ValueError(
             f"X has {n_features} features, but {name} is expecting {fitted_features} "
-            "features as input. (warm_start=True continues the previous fit; set "
-            "warm_start=False to fit afresh.)")
+            f"features as input. ({continuing}; {afresh}.)")
     k = est.weights_.shape[0]
     changed = []
     if est.n_components != k:
@@ -265,8 +266,8 @@ def check_warm_start(est, n_features):
                        f"previous fit's {', '.join(wrong)}")
     if changed:
         raise ValueError(
-            f"warm_start=True continues the previous fit, but {'; '.join(changed)}. Set "
-            "warm_start=False to fit afresh (or restore the previous parameters).")
+            f"{continuing}, but {'; '.join(changed)}. To fix: {afresh} (or restore the "
+            "previous parameters).")
 
 
 def check_finite_pass(lower_bound, n_iter):

@@ -33,9 +33,10 @@ import numpy as np
 from ._dask import DaskRows
 from ._sources import chunk_rows_for
 from ._stats import Stats
+from ._interrupt import interrupt_safe
 from ._validation import (_is_dask, check_array, check_finite, check_finite_rows,
                           check_n_features, check_params, check_sample_weight,
-                          first_nonfinite_row)
+                          check_warm_start, first_nonfinite_row)
 from .mixture import (_EMPTY_LABELS, GaussianMixture, _iteration_callback, _kernel_module,
                       check_random_state)
 
@@ -310,6 +311,7 @@ class MiniBatchGaussianMixture(GaussianMixture):
         return new_state, batch_log_lik, weight
 
     # -------------------------------------------------------------------- fit
+    @interrupt_safe
     def _fit(self, X, sample_weight, row_label=_EMPTY_LABELS, component_class=None):
         """Online passes over X in shuffled mini-batches (and the refinement)."""
         n_samples, n_features = X.shape
@@ -322,6 +324,8 @@ class MiniBatchGaussianMixture(GaussianMixture):
         total_weight = float(sample_weight.sum()) if sample_weight.shape[0] else float(n_samples)
 
         do_init = not (self.warm_start and hasattr(self, "converged_"))
+        if not do_init:  # before any kernel sees the previous fit's arrays
+            check_warm_start(self, n_features)
         n_init = self.n_init if do_init else 1
         random_state = check_random_state(self.random_state)
         if _is_dask(X):
@@ -505,6 +509,8 @@ class MiniBatchGaussianMixture(GaussianMixture):
         weight = float(sample_weight.sum()) if sample_weight.shape[0] else float(n_samples)
         if hasattr(self, "means_"):
             check_n_features(self, X)
+            check_warm_start(self, n_features, continuing="partial_fit continues the fitted "
+                             "model", afresh="fit a new estimator")
             self._check_online_params()
             state = getattr(self, "_online_state", None)
             if state is None or state.running is None:  # loaded, or refined by batch EM

@@ -538,3 +538,28 @@ def test_float32_fit_keeps_float32_attributes_as_gaussian_mixture():
         for name in ("weights_", "means_", "covariances_", "precisions_",
                      "precisions_cholesky_"):
             assert getattr(model, name).dtype == np.float32, name
+
+
+@pytest.mark.parametrize("change", ["n_features", "n_components", "covariance_type"])
+def test_warm_start_and_partial_fit_refuse_a_previous_fit_of_other_shapes(change):
+    # The previous fit's arrays go to compiled kernels, which do not check shapes: a
+    # mismatch must be refused before (it used to end in a broadcast error or a segfault).
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 3))
+    for continue_by in ("warm_start", "partial_fit"):
+        model = MiniBatchGaussianMixture(2, warm_start=True, batch_size=500,
+                                         random_state=0).fit(X)
+        before = {k: v.copy() for k, v in vars(model).items() if isinstance(v, np.ndarray)}
+        X_new = rng.normal(size=(2000, 5)) if change == "n_features" else X
+        if change == "n_components":
+            model.set_params(n_components=3)
+        elif change == "covariance_type":
+            model.set_params(covariance_type="diag")
+        with pytest.raises(ValueError, match="features" if change == "n_features"
+                           else f"{change}.*previous fit"):
+            if continue_by == "warm_start":
+                model.fit(X_new)
+            else:
+                model.partial_fit(X_new)
+        for key, value in before.items():
+            np.testing.assert_array_equal(getattr(model, key), value)
