@@ -272,21 +272,28 @@ def test_save_keeps_permissions_and_follows_symlinks(data, tmp_path):
 
 
 # --------------------------------------------------------- 5. model files
+def _with_lower_bounds(path, lower_bounds):
+    """The members of the model file at ``path`` with ``lower_bounds_`` replaced, the
+    header and its checksums updated to match (a well-formed file, as a tamperer would)."""
+    with np.load(path) as archive:
+        members = {key: archive[key] for key in archive.files}
+    header = json.loads(members.pop("header").tobytes())
+    members.pop("header_sha256")
+    members["fitted.lower_bounds_"] = lower_bounds
+    header["arrays"]["fitted.lower_bounds_"] = {
+        "dtype": "<f8", "shape": list(lower_bounds.shape),
+        "sha256": hashlib.sha256(lower_bounds.tobytes()).hexdigest()}
+    header_bytes = json.dumps(header).encode()
+    members["header"] = np.frombuffer(header_bytes, np.uint8)
+    members["header_sha256"] = np.frombuffer(hashlib.sha256(header_bytes).digest(), np.uint8)
+    return members
+
+
 def test_compressed_members_are_refused(data, tmp_path):
     """A 390 KB file made ``fastem info`` use 2.38 GB: deflated members are refused."""
     gm = GaussianMixture(2, random_state=0).fit(data)
     gm.save(tmp_path / "m.npz")
-    with np.load(tmp_path / "m.npz") as archive:
-        members = {key: archive[key] for key in archive.files}
-    header = json.loads(members.pop("header").tobytes())
-    members.pop("header_sha256")
-    members["fitted.lower_bounds_"] = np.zeros(20_000_000)  # 160 MB of zeros
-    header["arrays"]["fitted.lower_bounds_"] = {
-        "dtype": "<f8", "shape": [20_000_000],
-        "sha256": hashlib.sha256(members["fitted.lower_bounds_"].tobytes()).hexdigest()}
-    header_bytes = json.dumps(header).encode()
-    members["header"] = np.frombuffer(header_bytes, np.uint8)
-    members["header_sha256"] = np.frombuffer(hashlib.sha256(header_bytes).digest(), np.uint8)
+    members = _with_lower_bounds(tmp_path / "m.npz", np.zeros(20_000_000))  # 160 MB of zeros
     with open(tmp_path / "bomb.npz", "wb") as f:
         np.savez_compressed(f, **members)
     assert os.path.getsize(tmp_path / "bomb.npz") < 1_000_000
@@ -298,17 +305,7 @@ def test_member_sizes_are_bounded_by_the_header(data, tmp_path):
     """lower_bounds_ can hold at most max_iter values: refused before it is read."""
     gm = GaussianMixture(2, random_state=0, max_iter=10).fit(data)
     gm.save(tmp_path / "m.npz")
-    with np.load(tmp_path / "m.npz") as archive:
-        members = {key: archive[key] for key in archive.files}
-    header = json.loads(members.pop("header").tobytes())
-    members.pop("header_sha256")
-    members["fitted.lower_bounds_"] = np.zeros(1000)
-    header["arrays"]["fitted.lower_bounds_"] = {
-        "dtype": "<f8", "shape": [1000],
-        "sha256": hashlib.sha256(members["fitted.lower_bounds_"].tobytes()).hexdigest()}
-    header_bytes = json.dumps(header).encode()
-    members["header"] = np.frombuffer(header_bytes, np.uint8)
-    members["header_sha256"] = np.frombuffer(hashlib.sha256(header_bytes).digest(), np.uint8)
+    members = _with_lower_bounds(tmp_path / "m.npz", np.zeros(1000))
     with open(tmp_path / "long.npz", "wb") as f:
         np.savez(f, **members)
     with pytest.raises(ModelFileError, match="lower_bounds_.*n_iter_"):
