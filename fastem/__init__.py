@@ -11,8 +11,7 @@ from .semi_supervised import SemiSupervisedGaussianMixture
 from .selection import ModelSelectionResult, select_model
 from ._io import load
 from ._parallel import get_num_threads, set_num_threads
-
-__version__ = "0.1.0"
+from ._config import VERSION as __version__
 
 __all__ = ["GaussianMixture", "BayesianGaussianMixture", "MiniBatchGaussianMixture",
            "SemiSupervisedGaussianMixture", "select_model", "ModelSelectionResult", "load",

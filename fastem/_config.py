@@ -5,6 +5,10 @@ experiments; the defaults are what the tests and benchmarks use.
 """
 import os
 
+# The package version (also in pyproject.toml); here so that modules that write it
+# (model files, the CLI) need not import the package that imports them.
+VERSION = "0.1.0"
+
 # LLVM fast-math flags for the kernels. Never 'nnan'/'ninf': a mixture has
 # legitimate -inf log-weights (empty or clamped-out components).
 # 'reassoc' lets LLVM vectorise reductions; the result still depends only on

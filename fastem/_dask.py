@@ -23,16 +23,16 @@ Initialisation runs in the driver on at most ``init_max_samples`` rows (see
 else a uniform random subsample gathered from the blocks; k-means is
 k-means++ seeding plus Lloyd on those rows (not k-means||).
 
-Predict. ``predict``/``predict_proba``/``score_samples`` map the
-``weighted_log_prob`` kernel (on the worker's own thread) over the blocks and
-return lazy dask arrays.
+Predict. ``predict``/``predict_proba``/``score_samples`` map the estimator's
+per-row function (the ``weighted_log_prob`` kernel on the worker's own thread)
+over the blocks and return lazy dask arrays.
 """
 import importlib
 
 import numpy as np
 
 from . import _parallel
-from ._sources import ChunkProgress
+from ._chunks import ChunkProgress
 from ._stats import Stats
 from ._validation import (check_2d, check_finite, check_finite_rows, check_min_size,
                           first_nonfinite_row)
@@ -84,37 +84,68 @@ def check_dask_array(X, estimator_name, *, ensure_min_samples=1, name="X"):
 
 
 class DaskRows:
-    """A checked dask X prepared for fitting: whole rows per block, persisted once.
+    """The row source of a checked dask X (see ``fastem._sources``).
 
-    Stands in for X in the EM driver (``shape``, ``dtype``, ``ndim``).
+    For fitting, X is persisted once, on the first pass or gathering (into the
+    workers' memory with a ``dask.distributed`` Client, into this process with
+    the local schedulers); per-row outputs stay lazy.
     """
 
-    ndim = 2
-
-    def __init__(self, X, estimator_name="GaussianMixture"):
+    def __init__(self, X, estimator_name="GaussianMixture", verbose=0):
         require_dask()
-        self.array = X.persist()
+        self.array = X
         self.shape = tuple(int(n) for n in X.shape)
+        self.n_samples, self.n_features = self.shape
         self.dtype = X.dtype
         self.estimator_name = estimator_name
+        self.verbose = verbose
+        self.checked = False  # NaN/inf: by the first pass over the blocks
         self.block_rows = tuple(int(n) for n in X.chunks[0])
         self.starts = np.concatenate([[0], np.cumsum(self.block_rows)]).astype(np.int64)
-        self.blocks = self.array.to_delayed().ravel().tolist()
+        self._blocks = None
+        self._gathered = None
         self._per_row = {}
 
+    @property
+    def blocks(self):
+        """The persisted blocks, as delayed objects (persisted on first use)."""
+        return self._persisted()[1]
+
+    def _persisted(self):
+        """(X persisted, its blocks): what every fit-time read uses, so that X is
+        computed once per fit, whatever reads it first."""
+        if self._blocks is None:
+            self.array = self.array.persist()
+            self._blocks = self.array.to_delayed().ravel().tolist()
+        return self.array, self._blocks
+
     # ----------------------------------------------------------- gathering
-    def to_numpy(self):
-        """All rows, in memory (used only when X is at most init_max_samples rows)."""
-        rows = np.ascontiguousarray(self.array.compute())
-        check_finite(rows, "X", self.estimator_name)
-        return rows
+    def all_rows(self):
+        """All rows, in memory and checked (computed once per source)."""
+        if self._gathered is None:
+            rows = np.ascontiguousarray(self._persisted()[0].compute())
+            check_finite(rows, "X", self.estimator_name)
+            self._gathered = rows
+            self.checked = True
+        return self._gathered
 
     def take(self, indices):
-        """The rows at sorted ``indices``, in memory."""
-        return np.ascontiguousarray(self.array[indices].compute())
+        """The rows at sorted ``indices``, in memory and checked."""
+        rows = np.ascontiguousarray(self._persisted()[0][indices].compute())
+        if first_nonfinite_row(rows) >= 0:
+            self.check_all()  # name the first bad row of X, not of the sample
+        return rows
 
-    def raise_first_nonfinite(self):
+    def rows_between(self, start, stop):
+        rows = np.ascontiguousarray(self._persisted()[0][start:stop].compute())
+        if not self.checked:
+            check_finite_rows(rows, start, "X", self.estimator_name)
+        return rows
+
+    def check_all(self):
         """Raise the NaN/inf error naming the first bad row of X (if there is one)."""
+        if self.checked:
+            return
         dask, _ = require_dask()
         firsts = dask.compute(*[dask.delayed(_first_bad_row, pure=True)(block, int(start))
                                 for block, start in zip(self.blocks, self.starts)])
@@ -122,6 +153,7 @@ class DaskRows:
         if bad:
             row = min(bad)
             check_finite_rows(self.array[row:row + 1].compute(), row, "X", self.estimator_name)
+        self.checked = True
 
     def per_row_blocks(self, values):
         """A per-row vector (sample weights, row labels) split like X's blocks.
@@ -140,35 +172,54 @@ class DaskRows:
         return cached[1]
 
     # ------------------------------------------------------------- EM pass
-    def em_pass(self, covariance_type, n_components, means, prec_chol, log_norm, shift,
-                sample_weight, row_label, component_class, check_rows=False, verbose=0):
+    def stats_pass(self, job, sample_weight, row_label):
         """One EM statistics pass: a map over the blocks, a tree sum, one compute."""
         dask, _ = require_dask()
         delayed = dask.delayed
-        shared = delayed((covariance_type, n_components, means, prec_chol, log_norm, shift,
-                          component_class), pure=True, traverse=False)
+        shared = delayed(tuple(job), pure=True, traverse=False)
         weights = self.per_row_blocks(sample_weight)
         labels = self.per_row_blocks(row_label)
+        check_rows = not self.checked
         parts = [delayed(_block_stats, pure=True)(block, w, lab, int(start), shared,
                                                   check_rows)
                  for block, w, lab, start in zip(self.blocks, weights, labels, self.starts)]
         root = parts
         while len(root) > 1:
-            root = [delayed(_merge_stats, pure=True)(covariance_type, *root[i:i + SPLIT_EVERY])
+            root = [delayed(_merge_stats, pure=True)(job.covariance_type,
+                                                     *root[i:i + SPLIT_EVERY])
                     for i in range(0, len(root), SPLIT_EVERY)]
         rows_of_key = {part.key: n for part, n in zip(parts, self.block_rows)}
-        with _progress_callback(verbose, self.shape[0], rows_of_key):
+        with _progress_callback(self.verbose, self.shape[0], rows_of_key):
             stats, bad_row = dask.compute(root[0])[0]
         if bad_row >= 0:
             check_finite_rows(self.array[bad_row:bad_row + 1].compute(), bad_row, "X",
                               self.estimator_name)
+        self.checked = True
         return stats
+
+    # ------------------------------------------------------------- per row
+    def map_rows(self, fn, dtype, n_columns=None, out=None, row_bytes=0):
+        """Lazy per-row outputs: ``fn`` maps over the blocks on the workers' own
+        threads (no thread pool inside a scheduler's threads)."""
+        if out is not None:
+            raise TypeError("out= is not supported for dask input: predict returns a "
+                            "lazy dask array; store it with dask.array.store.")
+        dtype = np.dtype(dtype)
+        kwargs = dict(fn=fn, estimator_name=self.estimator_name, out_dtype=dtype, dtype=dtype,
+                      meta=np.empty((0,) if n_columns is None else (0, 0), dtype=dtype))
+        if n_columns is None:
+            return self.array.map_blocks(_block_outputs, drop_axis=1, **kwargs)
+        return self.array.map_blocks(_block_outputs, chunks=(self.array.chunks[0],
+                                                             (n_columns,)), **kwargs)
+
+    def sum_rows(self, fn, row_bytes=0):
+        return float(self.map_rows(fn, np.float64).sum().compute())
 
 
 def _block_stats(block, sample_weight, row_label, start, shared, check_rows):
     """(statistics of one block, first NaN/inf row of X in it or -1)."""
     (covariance_type, n_components, means, prec_chol, log_norm, shift,
-     component_class) = shared
+     component_class) = shared  # a PassJob, sent as a plain tuple
     stats = Stats(covariance_type, n_components, block.shape[1])
     if check_rows:
         bad = first_nonfinite_row(block)
@@ -218,41 +269,9 @@ def _progress_callback(verbose, n_rows, rows_of_key):
     return Callback(posttask=posttask)
 
 
-# ---------------------------------------------------------------- predict
-def lazy_predict(est, X, kind):
-    """Lazy per-row outputs of a fitted estimator on a checked dask X.
-
-    kind: 'labels' (int64), 'proba' (float64, n_components columns) or
-    'score_samples' (float64).
-    """
-    require_dask()
-    params = est._current_parameters()
-    shared = (est.covariance_type, type(est).__name__, params.means, params.prec_chol,
-              params.log_norm())
-    n_components = params.means.shape[0]
-    if kind == "proba":
-        return X.map_blocks(_block_predict, shared=shared, kind=kind, dtype=np.float64,
-                            chunks=(X.chunks[0], (n_components,)),
-                            meta=np.empty((0, 0), dtype=np.float64))
-    dtype = np.int64 if kind == "labels" else np.float64
-    return X.map_blocks(_block_predict, shared=shared, kind=kind, dtype=dtype, drop_axis=1,
-                        meta=np.empty((0,), dtype=dtype))
-
-
-def _block_predict(block, shared=None, kind=None, block_info=None):
-    from .mixture import _logsumexp_rows
-
-    covariance_type, estimator_name, means, prec_chol, log_norm = shared
+def _block_outputs(block, fn=None, estimator_name=None, out_dtype=None, block_info=None):
+    """``fn`` on one block, on the worker's own thread; the NaN/inf error of a lazy
+    output names the first bad row of X in this block."""
     start = block_info[0]["array-location"][0][0] if block_info else 0
-    # Lazy outputs: the error names the first bad row of this block.
     check_finite_rows(block, start, "X", estimator_name)
-    kernels = importlib.import_module(f"fastem._kernels.{covariance_type}")
-    wlp = np.empty((block.shape[0], means.shape[0]))
-    _parallel.weighted_log_prob(kernels.weighted_log_prob, block, means, prec_chol, log_norm,
-                                wlp, threads=1)
-    if kind == "labels":
-        return wlp.argmax(axis=1).astype(np.int64)
-    log_density = _logsumexp_rows(wlp)
-    if kind == "score_samples":
-        return log_density
-    return np.exp(wlp - log_density[:, None])
+    return np.asarray(fn(block, threads=1), dtype=out_dtype)

@@ -1,11 +1,19 @@
-"""Initial responsibilities: k-means (k-means++ seeding + Lloyd), k-means++, random, random_from_data.
+"""Initialisation: initial responsibilities -> initial parameters.
 
-Everything here runs on the rows the estimator was given, through Numba
-kernels, with the estimator's RandomState, and needs no scikit-learn.
+``init_params``: k-means (k-means++ seeding + Lloyd), k-means++, random,
+random_from_data. Everything here runs on the rows it is given (at most
+``init_max_samples`` of X, see ``initial_rows``), through Numba kernels, with
+the estimator's RandomState, and needs no scikit-learn. The moments of hard
+assignments come from the fused kernel pass with every row clamped to its
+component, so the first M-step is exactly the one EM would do with those
+responsibilities; statistics become parameters in ``_stats.m_step`` only.
 """
 import numpy as np
 
 from . import _parallel
+from ._config import PARTITION_ROWS
+from ._sources import in_memory
+from ._stats import Params, Stats, m_step, pass_job
 
 
 def _kernels():
@@ -174,3 +182,120 @@ def subsample_indices(n_samples, n_draw, random_state):
     if chosen.size > n_draw:
         chosen = np.sort(chosen[random_state.choice(chosen.size, size=n_draw, replace=False)])
     return chosen.astype(np.int64)
+
+
+# ------------------------------------------------------------ moments of a start
+def initial_rows(source, limit, n_components, sample_weight, random_state):
+    """(rows, weights): the in-memory, checked rows an initialisation runs on.
+
+    All of X if it has at most ``limit`` rows (or the limit is None), else a
+    uniform random subsample of that many rows, in row order, with their
+    weights: a bounded array whatever the size of X (a memory-mapped file
+    reads only those rows, a dask array gathers only those).
+    """
+    if limit is None or source.n_samples <= max(limit, n_components):
+        return source.all_rows(), sample_weight
+    indices = subsample_indices(source.n_samples, max(limit, n_components), random_state)
+    return (source.take(indices),
+            sample_weight[indices] if sample_weight.shape[0] else sample_weight)
+
+
+def initial_moments(rows, sample_weight, init_params, n_components, covariance_type,
+                    reg_covar, random_state):
+    """(nk', means, covariances, total weight) of the responsibilities of ``init_params``
+    on in-memory ``rows``, as scikit-learn's ``_initialize`` computes them (nk' = nk + 10 eps).
+
+    Hard assignments (k-means labels, or one seed row per component) go through
+    the fused kernel. As in scikit-learn, a tied start from seed rows takes the
+    scatter of every row (its M-step assumes each row's responsibilities sum to 1).
+    """
+    n_samples = rows.shape[0]
+    total = float(sample_weight.sum()) if sample_weight.shape[0] else float(n_samples)
+    if init_params == "random":
+        return (*_soft_moments(rows, sample_weight, n_components, covariance_type, reg_covar,
+                               random_state), total)
+    if init_params == "kmeans":
+        labels, centers = kmeans_labels(rows, n_components, sample_weight, random_state)
+        weights_rows = sample_weight
+    else:
+        if init_params == "k-means++":
+            seeds = kmeans_plusplus(rows, n_components, sample_weight, random_state)
+        else:  # random_from_data: distinct rows among those that count (weight > 0),
+            # so a weight-0 row acts as removed (same draw as without it)
+            candidates = (np.arange(n_samples) if sample_weight.shape[0] == 0
+                          else np.flatnonzero(sample_weight > 0))
+            if candidates.shape[0] < n_components:
+                raise ValueError(
+                    f"init_params='random_from_data' needs n_components = {n_components} "
+                    f"rows with positive sample_weight, got {candidates.shape[0]}.")
+            seeds = candidates[random_state.choice(candidates.shape[0], size=n_components,
+                                                   replace=False)]
+        labels = np.zeros(n_samples, dtype=np.int64)
+        labels[seeds] = np.arange(n_components)
+        weights_rows = np.zeros(n_samples)
+        weights_rows[seeds] = 1.0
+        centers = rows[seeds].astype(np.float64)
+    nk, means, covariances = hard_assignment_moments(
+        in_memory(rows), weights_rows, labels, centers, covariance_type, reg_covar)
+    if covariance_type == "tied" and init_params != "kmeans":
+        # scikit-learn's tied M-step, (X^T X - sum_k nk' m_k m_k^T) / sum nk', takes
+        # X^T X over every row: from seed rows that is not the seeds' scatter.
+        d = rows.shape[1]
+        gram = np.zeros((d, d))
+        for start in range(0, n_samples, PARTITION_ROWS):
+            part = np.asarray(rows[start:start + PARTITION_ROWS], dtype=np.float64)
+            weighted = (part if sample_weight.shape[0] == 0
+                        else part * sample_weight[start:start + PARTITION_ROWS, None])
+            gram += weighted.T @ part
+        covariances = (gram - (means.T * nk) @ means) / nk.sum()
+        covariances[np.arange(d), np.arange(d)] += reg_covar
+    return nk, means, covariances, total
+
+
+def hard_assignment_moments(source, sample_weight, labels, centers, covariance_type,
+                            reg_covar):
+    """(nk', means, covariances) of the rows of a row source assigned to components
+    by ``labels`` (rows of weight 0 count for nothing), from one clamped kernel pass
+    centred on ``centers``."""
+    k, d = centers.shape
+    identity = {"full": np.broadcast_to(np.eye(d), (k, d, d)), "tied": np.eye(d),
+                "diag": np.ones((k, d)), "spherical": np.ones(k)}[covariance_type]
+    start = Params(np.full(k, 1.0 / k), centers, None, np.ascontiguousarray(identity),
+                   covariance_type)
+    stats = source.stats_pass(pass_job(start, np.arange(k, dtype=np.int64)), sample_weight,
+                              labels)
+    return m_step(stats, centers, start.shift(), covariance_type, reg_covar)
+
+
+def _soft_moments(rows, sample_weight, n_components, covariance_type, reg_covar,
+                  random_state):
+    """'random': uniform responsibilities, streamed; two passes (means, then moments)."""
+    k, d = n_components, rows.shape[1]
+    resp_chunks = random_resp_stats(rows, k, random_state, sample_weight)
+    nk = np.zeros(k)
+    sums = np.zeros((k, d))
+    for s, e, r in resp_chunks():
+        nk += r.sum(axis=0)
+        sums += r.T @ rows[s:e]
+    nk_safe = nk + 10 * np.finfo(np.float64).eps
+    means = sums / nk_safe[:, None]
+    stats = Stats(covariance_type, k, d)
+    stats.nk = nk
+    shift = (nk_safe / nk_safe.sum()) @ means
+    for s, e, r in resp_chunks():
+        part = np.asarray(rows[s:e], dtype=np.float64)
+        if covariance_type == "tied":
+            xs = part - shift
+            stats.s1 += r.T @ xs
+            stats.s2 += (xs * r.sum(axis=1)[:, None]).T @ xs
+            continue
+        for j in range(k):
+            xc = part - means[j]
+            stats.s1[j] += r[:, j] @ xc
+            if covariance_type == "full":
+                stats.s2[j] += (xc * r[:, j, None]).T @ xc
+            elif covariance_type == "diag":
+                stats.s2[j] += r[:, j] @ (xc * xc)
+            else:
+                stats.s2[j] += r[:, j] @ (xc * xc).sum(axis=1)
+    return m_step(stats, means, shift, covariance_type, reg_covar)

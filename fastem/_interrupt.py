@@ -39,6 +39,13 @@ def import_kernels():
             raise
 
 
+def kernel_module(covariance_type):
+    """The kernel module of a covariance type (imported on first use: numba is slow to
+    import, and a Ctrl-C during that first import must not break it)."""
+    import_kernels()
+    return importlib.import_module(f"fastem._kernels.{covariance_type}")
+
+
 def _forget_partial_imports(roots):
     """Drop every module of a failed import of the packages ``roots``, so that the
     next import starts afresh (otherwise ``numba.core`` survives while ``numba``

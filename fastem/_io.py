@@ -41,6 +41,7 @@ import zipfile
 import numpy as np
 
 from . import _linalg
+from ._config import VERSION
 from ._validation import COVARIANCE_TYPES, check_is_fitted, check_params
 
 FORMAT_NAME = "fastem-model"
@@ -116,11 +117,10 @@ def save_model(estimator, path):
             raise TypeError(f"cannot save the fitted attribute {name!r} of type "
                             f"{type(value).__name__} in a fastem model file")
 
-    from . import __version__
     header = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
-        "fastem_version": __version__,
+        "fastem_version": VERSION,
         "class": cls.__name__,
         "covariance_type": estimator.covariance_type,
         "n_components": int(estimator.means_.shape[0]),

@@ -97,3 +97,11 @@ def log_det_cholesky(prec_chol, covariance_type, n_features):
     if covariance_type == "diag":
         return np.log(prec_chol).sum(axis=1)
     return n_features * np.log(prec_chol)
+
+
+def logsumexp_rows(a):
+    """log sum exp over the last axis (-inf where every entry is -inf)."""
+    top = a.max(axis=-1)
+    finite_top = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        return np.log(np.exp(a - finite_top[..., None]).sum(axis=-1)) + finite_top

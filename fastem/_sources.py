@@ -1,113 +1,141 @@
-"""Where rows come from: an in-memory array in one piece, or a memory-mapped file in chunks.
+"""Row sources: one interface to the rows of X, whatever holds them.
 
-Chunks start at multiples of PARTITION_ROWS, so a chunked pass folds exactly
-the partitions of an in-memory pass, in the same order: same bits.
+Estimators and the EM loop never test the type of X. ``row_source`` checks X
+in scikit-learn's words and wraps it in a source:
+
+* ``ArrayRows``: an in-memory ndarray (one piece), or a memory-mapped array
+  (``np.memmap``, ``np.load(..., mmap_mode='r')``) read in place in chunks of
+  whole partitions, its NaN/inf checked chunk by chunk during the first pass;
+* ``fastem._dask.DaskRows``: a dask array, fitted as a map over its blocks and
+  a tree reduction, predicted lazily.
+
+Every source has ``shape``, ``n_samples``, ``n_features``, ``dtype``,
+``checked`` (every row has been checked for NaN/inf) and
+
+``stats_pass(job, sample_weight, row_label)``
+    One fused pass of the kernels (``_stats.PassJob``) over all rows: a ``Stats``.
+``map_rows(fn, dtype, n_columns=None, out=None, row_bytes=0)``
+    Per-row outputs ``fn(rows, threads=None)`` chunk by chunk (``row_bytes``: the
+    temporaries per row, which bound the chunk); a dask source returns a lazy
+    dask array.
+``sum_rows(fn, row_bytes=0)``
+    The sum of ``fn(rows)`` over all rows, as a float.
+``all_rows()`` / ``take(indices)``
+    All rows / the rows at sorted indices, in memory and checked.
+``rows_between(start, stop)``
+    Rows start..stop (checked unless X was); a caller that has read every
+    row this way may then set ``checked``.
+``check_all()``
+    Raise on the first NaN/inf row of X, unless every row was checked.
+
+A chunked pass folds exactly the partitions of an in-memory pass, in the same
+order, so a memory-mapped fit is bitwise the in-memory fit.
 """
-import math
-import sys
-import time
-
 import numpy as np
 
-from ._config import CHUNK_ROWS, PARTITION_ROWS
+from . import _parallel
+from ._chunks import ChunkProgress, n_chunks_of, readonly, row_chunks
+from ._dask import DaskRows, check_dask_array
+from ._interrupt import kernel_module
+from ._stats import Stats
+from ._validation import check_array, check_finite, check_finite_rows, first_nonfinite_row
 
-DEFAULT_CHUNK_BYTES = 64 * 2**20
-
-# verbose=2: a pass over many chunks prints a progress line at most this often.
-PROGRESS_SECONDS = 1.0
-
-
-def chunk_rows_for(X, chunk_size=None, out_row_bytes=0):
-    """Rows per chunk: ``chunk_size`` rows (int) or bytes (str like '64MB'), rounded
-    down to a multiple of PARTITION_ROWS (at least one partition).
-
-    The default is CHUNK_ROWS rows (64 partitions: enough for every core), fewer
-    when a chunk of X, or the per-chunk temporaries of ``out_row_bytes`` per row
-    (prediction: rows x n_components floats), would exceed DEFAULT_CHUNK_BYTES.
-    A chunk of a memory-mapped file is page cache, not process memory; the
-    temporaries are what the chunk size bounds.
-    """
-    if chunk_size is None:
-        row_bytes = max(1, X.shape[1] * X.dtype.itemsize, out_row_bytes)
-        rows = min(CHUNK_ROWS, DEFAULT_CHUNK_BYTES // row_bytes)
-    elif isinstance(chunk_size, str):
-        rows = parse_bytes(chunk_size) // max(1, X.shape[1] * X.dtype.itemsize)
-    else:
-        rows = int(chunk_size)
-    return max(PARTITION_ROWS, (rows // PARTITION_ROWS) * PARTITION_ROWS)
+_NO_ROWS = np.empty(0)
 
 
-def parse_bytes(text):
-    """Bytes in a size like '64MB' or '1.5GiB': a finite number of at least one byte."""
-    units = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9,
-             "kib": 2**10, "mib": 2**20, "gib": 2**30}
-    s = text.strip().lower().replace(" ", "")
-    for unit in sorted(units, key=len, reverse=True):
-        if s.endswith(unit):
-            try:
-                value = float(s[: -len(unit)]) * units[unit]
-            except ValueError:
-                break
-            if not (math.isfinite(value) and value >= 1):  # 'infMB', 'nanMB', '1e400MB'
-                break
-            return int(value)
-    raise ValueError(f"chunk_size {text!r} is not a row count or a size like '64MB' "
-                     "(a finite number of at least one byte).")
+def _is_dask(X):
+    return type(X).__module__.split(".")[0] == "dask"
 
 
-def readonly(X):
-    """A read-only view: kernels then see one array type whatever the caller's flags,
-    so read-only memmaps and writable arrays share one compiled specialisation."""
-    view = X.view(np.ndarray)
-    view.flags.writeable = False
-    return view
+def row_source(X, estimator_name, *, chunk_size=None, verbose=0, ensure_min_samples=1):
+    """X checked (before any heavy work) and wrapped in its row source."""
+    if _is_dask(X):
+        return DaskRows(check_dask_array(X, estimator_name,
+                                         ensure_min_samples=ensure_min_samples),
+                        estimator_name, verbose)
+    checked_in_place = not isinstance(X, np.memmap)  # check_array leaves memmaps to a pass
+    X = check_array(X, estimator_name, ensure_min_samples=ensure_min_samples)
+    return ArrayRows(X, estimator_name, chunk_size=chunk_size, verbose=verbose,
+                     chunked=not checked_in_place or chunk_size is not None,
+                     checked=checked_in_place)
 
 
-def row_chunks(X, chunk_size=None, out_row_bytes=0):
-    """Yield (start, stop, rows) covering X; one piece unless X is memory-mapped."""
-    n = X.shape[0]
-    if not isinstance(X, np.memmap) and chunk_size is None:
-        yield 0, n, readonly(X)
-        return
-    step = chunk_rows_for(X, chunk_size, out_row_bytes)
-    for start in range(0, n, step):
-        stop = min(n, start + step)
-        yield start, stop, readonly(X[start:stop])
+def in_memory(rows, estimator_name="GaussianMixture"):
+    """A source over a checked in-memory array (an initialisation sample, a batch)."""
+    return ArrayRows(rows, estimator_name)
 
 
-class ChunkProgress:
-    """Per-chunk progress of one long pass, printed at ``verbose >= 2``.
+class ArrayRows:
+    """Rows of an ndarray: one piece, or chunks of whole partitions when ``chunked``
+    (memory-mapped input, or a ``chunk_size`` given)."""
 
-    A line at most every PROGRESS_SECONDS, so short passes stay quiet and a
-    pass over a large file or dask array shows how far it has got.
-    """
+    def __init__(self, X, estimator_name, *, chunk_size=None, verbose=0, chunked=False,
+                 checked=True):
+        self.X = X
+        self.shape = X.shape
+        self.n_samples, self.n_features = X.shape
+        self.dtype = X.dtype
+        self.estimator_name = estimator_name
+        self.chunk_size = chunk_size
+        self.verbose = verbose
+        self.chunked = chunked
+        self.checked = checked
 
-    def __init__(self, verbose, n_rows, what="pass"):
-        self.enabled = verbose >= 2
-        self.n_rows = n_rows
-        self.what = what
-        self.started = self.last = time.perf_counter()
-
-    def update(self, rows_done, chunks_done, n_chunks):
-        if not self.enabled or n_chunks < 2:
+    def _chunks(self, what, row_bytes=0):
+        """(start, stop, rows) of each chunk, each checked for NaN/inf unless X was."""
+        if not self.chunked:
+            yield 0, self.n_samples, readonly(self.X)
             return
-        now = time.perf_counter()
-        due = now - self.last >= PROGRESS_SECONDS
-        # Once a line was printed, the last chunk prints too (the pass's 100 %).
-        closing = chunks_done == n_chunks and self.last != self.started
-        if not (due or closing):
-            return
-        self.last = now
-        elapsed = now - self.started
-        print(f"    {self.what}: chunk {chunks_done}/{n_chunks}, {rows_done}/{self.n_rows} "
-              f"rows ({100.0 * rows_done / max(1, self.n_rows):.0f}%), "
-              f"{elapsed:.1f}s elapsed")
-        sys.stdout.flush()
+        n_chunks = n_chunks_of(self.X, self.chunk_size, row_bytes)
+        progress = ChunkProgress(self.verbose, self.n_samples, what)
+        for index, (start, stop, rows) in enumerate(
+                row_chunks(self.X, self.chunk_size, row_bytes)):
+            if not self.checked:
+                check_finite_rows(rows, start, "X", self.estimator_name)
+            yield start, stop, rows
+            progress.update(stop, index + 1, n_chunks)
 
+    def stats_pass(self, job, sample_weight, row_label):
+        kernel = kernel_module(job.covariance_type).accumulate_stats
+        stats = Stats(job.covariance_type, job.n_components, self.n_features)
+        for start, stop, rows in self._chunks("EM pass"):
+            _parallel.accumulate_stats(
+                kernel, rows, sample_weight[start:stop] if sample_weight.shape[0] else _NO_ROWS,
+                row_label[start:stop] if row_label.shape[0] else row_label,
+                job.component_class, job.means, job.prec_chol, job.log_norm, job.shift, stats)
+        self.checked = True
+        return stats
 
-def n_chunks_of(X, chunk_size=None, out_row_bytes=0):
-    """Number of pieces ``row_chunks`` yields for X."""
-    if not isinstance(X, np.memmap) and chunk_size is None:
-        return 1
-    step = chunk_rows_for(X, chunk_size, out_row_bytes)
-    return max(1, -(-X.shape[0] // step))
+    def map_rows(self, fn, dtype, n_columns=None, out=None, row_bytes=0):
+        if out is None:
+            shape = (self.n_samples,) if n_columns is None else (self.n_samples, n_columns)
+            out = np.empty(shape, dtype=dtype)
+        for start, stop, rows in self._chunks("predict pass", row_bytes):
+            out[start:stop] = fn(rows)
+        return out
+
+    def sum_rows(self, fn, row_bytes=0):
+        return float(sum(fn(rows).sum() for _, _, rows in self._chunks("pass", row_bytes)))
+
+    def all_rows(self):
+        if not self.checked:
+            check_finite(self.X, "X", self.estimator_name)  # chunked: no copy
+            self.checked = True
+        return readonly(self.X)
+
+    def take(self, indices):
+        rows = np.ascontiguousarray(self.X[indices])
+        if not self.checked and first_nonfinite_row(rows) >= 0:
+            self.check_all()  # name the first bad row of X, not of the sample
+        return rows
+
+    def rows_between(self, start, stop):
+        rows = self.X[start:stop]  # a memory-mapped X: a view, read when indexed
+        if not self.checked:
+            check_finite_rows(rows, start, "X", self.estimator_name)
+        return rows
+
+    def check_all(self):
+        if not self.checked:
+            check_finite(self.X, "X", self.estimator_name)
+            self.checked = True

@@ -16,10 +16,65 @@ scikit-learn, and a one-row component's mean moves by the few ulps that give
 it scikit-learn's tiny positive covariance instead of 0. With delta = m - mu
 (the covariance is stationary in delta, so rounding of m barely matters):
 ``sum w r (x - m)(x - m)^T = s2 - s1 delta^T - delta s1^T + nk delta delta^T``.
+
+``Params`` is one set of mixture parameters as the kernels read them, and
+``PassJob`` what one fused pass needs to know about them.
 """
+import collections
+import math
+
 import numpy as np
 
+from . import _linalg
+
+LOG_2PI = math.log(2 * math.pi)
+
 EPS10 = 10 * np.finfo(np.float64).eps
+
+
+class Params:
+    """One set of mixture parameters, in the estimator's attribute shapes (float64)."""
+
+    def __init__(self, weights, means, covariances, prec_chol, covariance_type):
+        self.weights = weights
+        self.means = means
+        self.covariances = covariances
+        self.prec_chol = prec_chol
+        self.covariance_type = covariance_type
+
+    def log_norm(self):
+        """log(weight_k) + log det(U_k) - D/2 log(2 pi): the constant of each row log-prob."""
+        n_features = self.means.shape[1]
+        log_det = _linalg.log_det_cholesky(self.prec_chol, self.covariance_type, n_features)
+        with np.errstate(divide="ignore"):  # an empty component has weight 0
+            log_w = np.log(self.weights)
+        return np.ascontiguousarray(log_w + log_det - 0.5 * n_features * LOG_2PI,
+                                    dtype=np.float64)
+
+    def shift(self):
+        """Centre for the tied statistics: the weighted centre of the current means."""
+        w = self.weights / self.weights.sum()
+        return np.ascontiguousarray(w @ self.means)
+
+    def centre(self):
+        """The point the kernels centre their statistics on (tied: one shift for all)."""
+        return self.shift() if self.covariance_type == "tied" else self.means
+
+
+_NO_SHIFT = np.empty(0)
+
+# What a fused pass needs: the kernel module's name, the parameters as the kernels
+# read them, and the class of each component (labelled rows are clamped to theirs).
+PassJob = collections.namedtuple(
+    "PassJob", "covariance_type n_components means prec_chol log_norm shift component_class")
+
+
+def pass_job(params, component_class):
+    """The ``PassJob`` of one pass under ``params``."""
+    # Only the tied kernels read the shift (the others centre on each mean).
+    shift = params.shift() if params.covariance_type == "tied" else _NO_SHIFT
+    return PassJob(params.covariance_type, params.means.shape[0], params.means,
+                   params.prec_chol, params.log_norm(), shift, component_class)
 
 
 class Stats:

@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 
 from ._config import CHUNK_ROWS
-from ._sources import parse_bytes
+from ._chunks import parse_bytes
 from .exceptions import NotFittedError, sklearn_compatible
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -17,10 +17,6 @@ def _is_sparse(X):
     return type(X).__module__.startswith("scipy.sparse")
 
 
-def _is_dask(X):
-    return type(X).__module__.split(".")[0] == "dask"
-
-
 def check_array(X, estimator_name, *, ensure_min_samples=1, name="X"):
     """A 2-D C-contiguous float32/float64 array, without copying one that already is.
 
@@ -28,12 +24,8 @@ def check_array(X, estimator_name, *, ensure_min_samples=1, name="X"):
     kept as they are, never copied: they must already be C-contiguous float32
     or float64, and their NaN/inf check is left to the first pass over the
     rows (``check_finite_rows``, chunk by chunk), so validating costs no extra
-    read of the file. dask arrays are checked lazily by ``fastem._dask``.
+    read of the file. (dask arrays are checked by ``fastem._dask``.)
     """
-    if _is_dask(X):
-        from ._dask import check_dask_array
-        return check_dask_array(X, estimator_name, ensure_min_samples=ensure_min_samples,
-                                name=name)
     if isinstance(X, np.memmap):
         _check_memmap_layout(X, name)
     if _is_sparse(X):
@@ -181,8 +173,20 @@ def check_sample_weight(sample_weight, n_samples):
     return np.ascontiguousarray(sw)
 
 
-def check_params(est, n_samples, n_features):
-    """Constructor parameters of a GaussianMixture, checked before fitting."""
+def check_random_state(seed):
+    """scikit-learn's ``check_random_state``: a RandomState from None, an int or itself."""
+    if seed is None or seed is np.random:
+        return np.random.mtrand._rand
+    if isinstance(seed, (int, np.integer)):
+        return np.random.RandomState(seed)
+    if isinstance(seed, np.random.RandomState):
+        return seed
+    raise ValueError(f"{seed!r} cannot be used to seed a numpy.random.RandomState instance")
+
+
+def check_params(est, n_samples, n_features, n_components=None):
+    """Constructor parameters of a mixture, checked before fitting. ``n_components``:
+    the number the fit will use, when the estimator derives it (semi-supervised)."""
     def _int(name, low):
         v = getattr(est, name)
         if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < low:
@@ -196,7 +200,9 @@ def check_params(est, n_samples, n_features):
             raise ValueError(f"The '{name}' parameter of {type(est).__name__} must be a "
                              f"float in the range [0.0, inf). Got {v!r} instead.")
 
-    _int("n_components", 1)
+    if n_components is None:
+        _int("n_components", 1)
+        n_components = est.n_components
     _int("max_iter", 0)
     _int("n_init", 1)
     _int("verbose", 0)
@@ -223,12 +229,13 @@ def check_params(est, n_samples, n_features):
         raise ValueError(f"The 'covariance_type' parameter of {type(est).__name__} must be "
                          f"a str among {set(COVARIANCE_TYPES)}. Got "
                          f"{est.covariance_type!r} instead.")
-    if est.init_params not in INIT_PARAMS:
+    init_params = getattr(est, "init_params", "kmeans")  # the semi-supervised start: labels
+    if init_params not in INIT_PARAMS:
         raise ValueError(f"The 'init_params' parameter of {type(est).__name__} must be a "
-                         f"str among {set(INIT_PARAMS)}. Got {est.init_params!r} instead.")
-    if n_samples < est.n_components:
+                         f"str among {set(INIT_PARAMS)}. Got {init_params!r} instead.")
+    if n_samples < n_components:
         raise ValueError("Expected n_samples >= n_components but got n_components = "
-                         f"{est.n_components}, n_samples = {n_samples}")
+                         f"{n_components}, n_samples = {n_samples}")
 
 
 def check_warm_start(est, n_features, continuing="warm_start=True continues the previous fit",

@@ -28,14 +28,15 @@ import numbers
 import numpy as np
 
 from . import _linalg
-from ._stats import m_step
-from ._validation import _check_shape
-from .mixture import _EMPTY_LABELS, GaussianMixture, _kernel_module, _Params
+from ._base import NO_LABELS, BaseMixture, Task
+from ._init import initial_moments, initial_rows
+from ._stats import Params, m_step, pass_job
+from ._validation import _check_shape, check_params
 
 PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
 
 
-class _VariationalParams(_Params):
+class _VariationalParams(Params):
     """The variational posterior: the mixture's parameters plus the posterior's own.
 
     ``weight_concentration``: Dirichlet concentrations (K,), or for a Dirichlet
@@ -85,7 +86,7 @@ def _weights(weight_concentration, prior_type):
     return weight_concentration / np.sum(weight_concentration)
 
 
-class BayesianGaussianMixture(GaussianMixture):
+class BayesianGaussianMixture(BaseMixture):
     """Variational Bayesian estimation of a Gaussian mixture.
 
     A drop-in replacement for :class:`sklearn.mixture.BayesianGaussianMixture`:
@@ -187,8 +188,14 @@ degrees_of_freedom_prior_, covariance_prior_
         self.init_max_samples = init_max_samples
 
     # ------------------------------------------------------------- priors
-    def _check_initial_parameters(self, n_features):
-        """The prior parameters (no initial parameters here), checked before any pass."""
+    def _prepare(self, source, y, sample_weight):
+        check_params(self, source.n_samples, source.n_features)
+        self._check_priors(source.n_features)
+        self._check_data_parameters(source, sample_weight)
+        return Task(self.n_components, sample_weight)
+
+    def _check_priors(self, n_features):
+        """The prior parameters, checked before any pass."""
         name = type(self).__name__
         if self.weight_concentration_prior_type not in PRIOR_TYPES:
             raise ValueError(
@@ -222,12 +229,11 @@ degrees_of_freedom_prior_, covariance_prior_
             else:
                 _check_covariance_prior(_prior_array(cov, "covariance_prior", name),
                                         self.covariance_type, n_features)
-        return {}
 
-    def _check_data_parameters(self, X, sample_weight):
+    def _check_data_parameters(self, source, sample_weight):
         """The ``*_prior_`` values used: the given ones, or scikit-learn's defaults
         computed from the data (weighted, in one or two passes over the rows)."""
-        n_features = X.shape[1]
+        n_features = source.n_features
         self.weight_concentration_prior_ = (1.0 / self.n_components
                                             if self.weight_concentration_prior is None
                                             else self.weight_concentration_prior)
@@ -238,7 +244,7 @@ degrees_of_freedom_prior_, covariance_prior_
         needs_mean = self.mean_prior is None
         needs_cov = self.covariance_prior is None
         if needs_mean or needs_cov:
-            mean, cov = self._data_moments(X, sample_weight, with_cov=needs_cov)
+            mean, cov = self._data_moments(source, sample_weight, with_cov=needs_cov)
         self.mean_prior_ = (mean if needs_mean
                             else np.asarray(self.mean_prior, dtype=np.float64))
         if not needs_cov:
@@ -250,31 +256,23 @@ degrees_of_freedom_prior_, covariance_prior_
         else:  # (D, D) for full and tied, the variances (D,) for diag
             self.covariance_prior_ = cov
 
-    def _data_moments(self, X, sample_weight, with_cov):
+    def _data_moments(self, source, sample_weight, with_cov):
         """Weighted mean and covariance (ddof=1 in frequency weights, as ``np.cov``) of X.
 
         Computed by the fused kernel with one component (every responsibility 1),
-        so memory-mapped and dask X take their usual path and a memory-mapped X
-        gives the in-memory bits: a pass centred on 0 for the mean, then one
-        centred on the mean for the (co)variances. The full kernel gives the
-        (D, D) covariance ('full', 'tied'), the diag kernel the variances.
+        so every row source takes its usual path and a memory-mapped X gives the
+        in-memory bits: a pass centred on 0 for the mean, then one centred on the
+        mean for the (co)variances. The full kernel gives the (D, D) covariance
+        ('full', 'tied'), the diag kernel the variances.
         """
-        n_features = X.shape[1]
+        n_features = source.n_features
         kind = "full" if self.covariance_type in ("full", "tied") else "diag"
-        one = GaussianMixture(1, covariance_type=kind, chunk_size=self.chunk_size,
-                              verbose=self.verbose)
-        kernels = _kernel_module(kind)
         unit = {"full": np.eye(n_features)[None], "diag": np.ones((1, n_features))}[kind]
-        first_pass = True
 
         def moments(centre):
-            nonlocal first_pass
-            start = _Params(np.ones(1), centre[None, :], None, np.ascontiguousarray(unit), kind)
-            stats = one._em_pass(kernels, X, start, sample_weight, _EMPTY_LABELS,
-                                 np.zeros(1, dtype=np.int64),
-                                 check_rows=first_pass and not _checked_in_memory(X))
-            first_pass = False
-            return stats
+            start = Params(np.ones(1), centre[None, :], None, np.ascontiguousarray(unit), kind)
+            return source.stats_pass(pass_job(start, np.zeros(1, dtype=np.int64)),
+                                     sample_weight, NO_LABELS)
 
         stats = moments(np.zeros(n_features))
         total = stats.nk[0]
@@ -292,13 +290,14 @@ degrees_of_freedom_prior_, covariance_prior_
         return mean, scatter / (total - 1.0 if total > 1.0 else total)
 
     # ------------------------------------------------------------- start
-    def _initial_parameters(self, X, sample_weight, row_label, component_class,
-                            random_state, init):
+    def _initial_parameters(self, source, task, random_state):
         """scikit-learn's ``_initialize``: the posterior from the initial responsibilities."""
-        weights, xk, sk = self._initial_from_responsibilities(X, sample_weight, random_state)
-        total = float(sample_weight.sum()) if sample_weight.shape[0] else float(X.shape[0])
-        return self._posterior(weights * total, np.asarray(xk, dtype=np.float64),
-                               np.asarray(sk, dtype=np.float64), X.dtype)
+        rows, row_weight = initial_rows(source, self.init_max_samples, self.n_components,
+                                        task.sample_weight, random_state)
+        nk, xk, sk, _ = initial_moments(rows, row_weight, self.init_params, self.n_components,
+                                        self.covariance_type, self.reg_covar, random_state)
+        return self._posterior(nk, np.asarray(xk, dtype=np.float64),
+                               np.asarray(sk, dtype=np.float64), source.dtype)
 
     # ------------------------------------------------------------- M-step
     def _parameters_from_stats(self, stats, params, dtype):
@@ -452,9 +451,3 @@ def _check_covariance_prior(cov, covariance_type, n_features):
         _check_shape(cov, (n_features,), f"{covariance_type} covariance_prior")
         if (cov <= 0.0).any():
             raise ValueError(f"'{covariance_type} precision' should be positive")
-
-
-def _checked_in_memory(X):
-    """In-memory ndarrays were checked for NaN/inf by ``check_array``; memory-mapped
-    and dask rows are checked by their first pass."""
-    return isinstance(X, np.ndarray) and not isinstance(X, np.memmap)

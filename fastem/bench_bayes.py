@@ -10,7 +10,7 @@ Method
 * s/iter: the fastest of ``--iters`` variational iterations (E-step pass,
   M-step, lower bound; ``tol=0``), so the initialisation and the data-derived
   priors are not counted: fastem's per-iteration report
-  (``fastem.mixture.reporting_iterations``), and scikit-learn's fit-loop body
+  (``fastem._base.reporting_iterations``), and scikit-learn's fit-loop body
   (``_e_step``, ``_m_step``, ``_compute_lower_bound``) timed after a
   one-iteration fit. fastem is warmed first (Numba compilation and cache
   loading are excluded). The fastest iteration of ``--repeat`` rounds (each
@@ -41,7 +41,7 @@ def _model(cls, k, covariance_type, max_iter):
 def fastem_iteration_seconds(X, k, covariance_type, iters):
     """(seconds of each iteration, model): fastem's own per-iteration report."""
     from .bayesian import BayesianGaussianMixture
-    from .mixture import reporting_iterations
+    from ._base import reporting_iterations
     seconds = []
     model = _model(BayesianGaussianMixture, k, covariance_type, iters)
     with _quiet_convergence(), reporting_iterations(lambda *report: seconds.append(report[3])):

@@ -117,7 +117,8 @@ class PeakAnonMemory:
 # --------------------------------------------------------------- the runs
 def batch_reference(X, n_components, init, opt_tol, max_iter):
     """(converged batch GaussianMixture, [cumulative seconds after m iterations])."""
-    from .mixture import GaussianMixture, reporting_iterations
+    from ._base import reporting_iterations
+    from .mixture import GaussianMixture
     seconds = [0.0]
     with reporting_iterations(lambda n, lb, change, s: seconds.append(seconds[-1] + s)):
         gm = GaussianMixture(n_components, tol=opt_tol, max_iter=max_iter, **init).fit(X)

@@ -28,11 +28,11 @@ import warnings
 
 import numpy as np
 
-from ._config import CHUNK_ROWS
+from ._config import CHUNK_ROWS, VERSION
 from ._io import ModelFileError, atomic_replace, describe, load_with_header
-from ._sources import parse_bytes
+from ._chunks import parse_bytes
 from ._validation import COVARIANCE_TYPES, INIT_PARAMS
-from .mixture import reporting_iterations
+from ._base import reporting_iterations
 
 PROG = "fastem"
 
@@ -77,9 +77,8 @@ def _chunk_size(text):
 
 
 def _build_parser():
-    from . import __version__
     parser = _Parser(prog=PROG, description="Fast Gaussian-mixture EM (fastem).")
-    parser.add_argument("--version", action="version", version=f"fastem {__version__}")
+    parser.add_argument("--version", action="version", version=f"fastem {VERSION}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 

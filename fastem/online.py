@@ -24,21 +24,21 @@ the centre of the latest parameters and are moved to the new centre exactly
 an initialisation has no running statistics to mix with and takes the batch's
 statistics as they are (eta = 1).
 """
+import copy
 import math
 import numbers
 import time
 
 import numpy as np
 
-from ._dask import DaskRows
-from ._sources import chunk_rows_for
-from ._stats import Stats
+from ._base import NO_LABELS, Run, Task, _iteration_callback
+from ._chunks import chunk_rows_for
 from ._interrupt import interrupt_safe
-from ._validation import (_is_dask, check_array, check_finite, check_finite_rows,
-                          check_n_features, check_params, check_sample_weight,
-                          check_warm_start, first_nonfinite_row)
-from .mixture import (_EMPTY_LABELS, GaussianMixture, _iteration_callback, _kernel_module,
-                      check_random_state)
+from ._sources import in_memory, row_source
+from ._stats import Stats
+from ._validation import (check_n_features, check_params, check_random_state,
+                          check_sample_weight, check_warm_start)
+from .mixture import GaussianMixture
 
 
 class _OnlineState:
@@ -55,11 +55,6 @@ class _OnlineState:
         self.n_steps = n_steps
         self.scale = scale
         self.log_lik = log_lik
-
-
-def _centre(params):
-    """The point the kernels centre their statistics on for these parameters."""
-    return params.shift() if params.covariance_type == "tied" else params.means
 
 
 def _symmetric(s2, covariance_type):
@@ -282,13 +277,13 @@ class MiniBatchGaussianMixture(GaussianMixture):
     def _step_size(self, n_steps):
         return (n_steps + float(self.learning_offset)) ** -float(self.learning_decay)
 
-    def _online_step(self, kernels, state, rows, sample_weight, row_label, component_class):
+    def _online_step(self, state, rows, sample_weight, row_label, component_class):
         """One stepwise-EM update on a checked in-memory batch: (new state, the
         batch's log-likelihood sum, its total weight). ``state`` is not modified.
         A batch of total weight 0 changes nothing."""
         params = state.params
-        batch = self._em_pass(kernels, rows, params, sample_weight, row_label,
-                              component_class)
+        batch = self._em_pass(in_memory(rows, type(self).__name__), params, component_class,
+                              sample_weight, row_label)
         weight = float(sample_weight.sum()) if sample_weight.shape[0] else float(rows.shape[0])
         if weight == 0.0:
             return state, 0.0, 0.0
@@ -302,89 +297,67 @@ class MiniBatchGaussianMixture(GaussianMixture):
             running = batch
         else:
             eta = self._step_size(state.n_steps)
-            previous = recentred(state.running, state.centre, _centre(params),
+            previous = recentred(state.running, state.centre, params.centre(),
                                  self.covariance_type)
             running = _mixed(previous, batch, eta)
         new_params = self._parameters_from_stats(running, params, rows.dtype)
-        new_state = _OnlineState(new_params, running, _centre(params), state.n_steps + 1,
+        new_state = _OnlineState(new_params, running, params.centre(), state.n_steps + 1,
                                  state.scale, running.log_lik)
         return new_state, batch_log_lik, weight
 
     # -------------------------------------------------------------------- fit
-    @interrupt_safe
-    def _fit(self, X, sample_weight, row_label=_EMPTY_LABELS, component_class=None):
-        """Online passes over X in shuffled mini-batches (and the refinement)."""
-        n_samples, n_features = X.shape
-        check_params(self, n_samples, n_features)
+    # The EM loop of BaseMixture runs the starts; these hooks make each start a run
+    # of online passes and refine the best one.
+    _warns_unconverged = False  # a fit ends after max_passes by design
+
+    def _prepare(self, source, y, sample_weight):
+        task = super()._prepare(source, y, sample_weight)
         self._check_online_params()
-        init = self._check_initial_parameters(n_features)
-        if component_class is None:
-            component_class = np.arange(self.n_components, dtype=np.int64)
-        kernels = _kernel_module(self.covariance_type)
-        total_weight = float(sample_weight.sum()) if sample_weight.shape[0] else float(n_samples)
+        return task
 
-        do_init = not (self.warm_start and hasattr(self, "converged_"))
-        if not do_init:  # before any kernel sees the previous fit's arrays
-            check_warm_start(self, n_features)
-        n_init = self.n_init if do_init else 1
-        random_state = check_random_state(self.random_state)
-        if _is_dask(X):
-            X = DaskRows(X, type(self).__name__)  # persisted once for all passes
-        # NaN/inf of memory-mapped and dask X: checked batch by batch in the first pass.
-        unchecked = isinstance(X, (np.memmap, DaskRows))
-        gathered = {}
-        best = None
-        for init_index in range(n_init):
-            self._print_init_begin(init_index)
-            if do_init:
-                init_X, init_weight, init_label, checked = self._init_rows(
-                    X, sample_weight, row_label, random_state, len(init) == 3, gathered)
-                unchecked = unchecked and not checked
-                params = self._initial_parameters(init_X, init_weight, init_label,
-                                                  component_class, random_state, init)
-                state = _OnlineState(params, None, None, 0, total_weight, 0.0)
-            else:
-                state = self._resumed_state(total_weight)
-            state, history, converged, unchecked = self._online_passes(
-                kernels, X, sample_weight, row_label, component_class, state,
-                random_state, unchecked)
-            self._print_init_end(history[-1], converged)
-            if best is None or history[-1] > best[1][-1]:
-                best = (state, history, converged)
+    def _iterate(self, source, task, params, lower_bound, random_state):
+        """Online passes of one start (or of the continued warm-started fit)."""
+        scale = task.total_weight(source.n_samples)
+        if self.warm_start and hasattr(self, "converged_"):
+            state = self._resumed_state(scale)
+        else:
+            state = _OnlineState(params, None, None, 0, scale, 0.0)
+        state, history, converged = self._online_passes(source, task, state, random_state)
+        return Run(state.params, len(history), history, converged, state=state)
 
-        state, history, converged = best
-        n_passes = len(history)
-        n_refine_iter = 0
-        if self.refine:
-            refined = self._refined(X, sample_weight, row_label, component_class,
-                                    state.params)
-            history = history + refined.lower_bounds_
-            converged = refined.converged_
-            n_refine_iter = refined.n_iter_
-            params = refined._current_parameters()
-            state = _OnlineState(params, None, None, state.n_steps, state.scale,
+    def _finish(self, source, task, best):
+        """``refine=True``: full-batch EM from the best start's parameters."""
+        best.n_refine_iter = 0
+        if not self.refine:
+            return best
+        refined = self._refined(source, task, best.params)
+        run = Run(refined._current_parameters(), best.n_iter,
+                  best.lower_bounds + refined.lower_bounds_, refined.converged_)
+        run.state = _OnlineState(run.params, None, None, best.state.n_steps, best.state.scale,
                                  refined.lower_bound_)
-        self._commit(state, n_features, X.dtype)
-        self.converged_ = converged
-        self.n_iter_ = n_passes
-        self.n_refine_iter_ = n_refine_iter
-        self.lower_bound_ = X.dtype.type(history[-1])
-        self.lower_bounds_ = [X.dtype.type(value) for value in history]
+        run.n_refine_iter = refined.n_iter_
+        return run
 
-    def _online_passes(self, kernels, X, sample_weight, row_label, component_class, state,
-                       random_state, unchecked):
+    def _store(self, run, task, n_features, dtype):
+        super()._store(run, task, n_features, dtype)
+        self._online_state = run.state
+        self.n_steps_ = run.state.n_steps
+        self.n_refine_iter_ = run.n_refine_iter
+
+    def _online_passes(self, source, task, state, random_state):
         """Up to ``max_passes`` passes of stepwise EM: (state, per-pass mean
-        log-likelihoods, converged, unchecked).
+        log-likelihoods, converged).
 
         Each pass ends with tail averaging (Polyak-Ruppert; Cappe & Moulines
         2009): the running statistics of the pass's second half of updates are
         averaged (all moved to one centre), and the pass's parameters are the
         M-step of that average, which cancels most of the step-to-step noise.
         """
-        block_rows = max(1, chunk_rows_for(X, self.chunk_size) // self.batch_size)
+        n_samples = source.n_samples
+        block_rows = max(1, chunk_rows_for(source, self.chunk_size) // self.batch_size)
         block_rows *= self.batch_size
-        n_batches = sum(-(-min(block_rows, X.shape[0] - start) // self.batch_size)
-                        for start in range(0, X.shape[0], block_rows))
+        n_batches = sum(-(-min(block_rows, n_samples - start) // self.batch_size)
+                        for start in range(0, n_samples, block_rows))
         history = []
         converged = False
         tic = time.perf_counter()
@@ -392,15 +365,10 @@ class MiniBatchGaussianMixture(GaussianMixture):
             pass_start = time.perf_counter()
             log_lik = weight = 0.0
             average, average_centre, n_averaged = None, None, 0
-            for index, (rows, weights, labels, indices) in enumerate(self._batches(
-                    X, sample_weight, row_label, block_rows, random_state)):
-                if unchecked:
-                    bad = first_nonfinite_row(rows)
-                    if bad >= 0:
-                        check_finite_rows(rows[bad:bad + 1], int(indices[bad]), "X",
-                                          type(self).__name__)
+            for index, (rows, weights, labels) in enumerate(self._batches(
+                    source, task, block_rows, random_state)):
                 state, batch_log_lik, batch_weight = self._online_step(
-                    kernels, state, rows, weights, labels, component_class)
+                    state, rows, weights, labels, task.component_class)
                 log_lik += batch_log_lik
                 weight += batch_weight
                 if 2 * index + 1 >= n_batches and state.running is not None:
@@ -410,12 +378,12 @@ class MiniBatchGaussianMixture(GaussianMixture):
                                   self.covariance_type),
                         state.running, 1.0 / n_averaged)
                     average_centre = state.centre
-            unchecked = False
+            source.checked = True  # rows_between checked every block of the pass
             if n_averaged > 1:
-                centre = _centre(state.params)
+                centre = state.params.centre()
                 average = recentred(average, average_centre, centre, self.covariance_type)
                 state = _OnlineState(
-                    self._parameters_from_stats(average, state.params, X.dtype), average,
+                    self._parameters_from_stats(average, state.params, source.dtype), average,
                     centre, state.n_steps, state.scale, average.log_lik)
             history.append(log_lik / weight)
             change = history[-1] - (history[-2] if n_pass > 1 else -np.inf)
@@ -426,26 +394,24 @@ class MiniBatchGaussianMixture(GaussianMixture):
             if abs(change) < self.tol:
                 converged = True
                 break
-        return state, history, converged, unchecked
+        return state, history, converged
 
-    def _batches(self, X, sample_weight, row_label, block_rows, random_state):
-        """Yield (rows, weights, labels, row indices) of each batch of one pass."""
+    def _batches(self, source, task, block_rows, random_state):
+        """Yield (rows, weights, labels) of each batch of one pass: one read of each
+        block of contiguous rows, its batches cut from it in memory."""
         block = None
-        for indices in batch_indices(X.shape[0], self.batch_size, block_rows, random_state):
-            if isinstance(X, DaskRows):
-                # One compute per block; its batches are then cut in memory.
-                start = int(indices[0]) // block_rows * block_rows
-                if block is None or block[0] != start:
-                    stop = min(X.shape[0], start + block_rows)
-                    block = (start, np.asarray(X.array[start:stop].compute()))
-                rows = block[1][indices - start]
-            else:
-                rows = np.asarray(X[indices])
-            yield (np.ascontiguousarray(rows),
+        sample_weight, row_label = task.sample_weight, task.row_label
+        for indices in batch_indices(source.n_samples, self.batch_size, block_rows,
+                                     random_state):
+            start = int(indices[0]) // block_rows * block_rows
+            if block is None or block[0] != start:
+                block = (start, source.rows_between(start, min(source.n_samples,
+                                                               start + block_rows)))
+            yield (np.ascontiguousarray(block[1][indices - start]),
                    sample_weight[indices] if sample_weight.shape[0] else sample_weight,
-                   row_label[indices] if row_label.shape[0] else row_label, indices)
+                   row_label[indices] if row_label.shape[0] else row_label)
 
-    def _refined(self, X, sample_weight, row_label, component_class, params):
+    def _refined(self, source, task, params):
         """A GaussianMixture warm-started from ``params`` and run to convergence on X."""
         batch = GaussianMixture(**{name: getattr(self, name)
                                    for name in GaussianMixture._get_param_names()})
@@ -453,7 +419,7 @@ class MiniBatchGaussianMixture(GaussianMixture):
         batch._set_parameters(params)
         batch.converged_ = False
         batch.lower_bound_ = -np.inf
-        batch._fit(X, sample_weight, row_label, component_class)
+        batch._run_fit(source, task)
         return batch
 
     def _resumed_state(self, scale):
@@ -463,15 +429,8 @@ class MiniBatchGaussianMixture(GaussianMixture):
         params = self._current_parameters()
         running = statistics_of_parameters(params, scale, self.reg_covar)
         running.log_lik = self.lower_bound_
-        return _OnlineState(params, running, _centre(params), getattr(self, "n_steps_", 0),
+        return _OnlineState(params, running, params.centre(), getattr(self, "n_steps_", 0),
                             scale, self.lower_bound_)
-
-    def _commit(self, state, n_features, dtype):
-        # float32 in, float32 out, as GaussianMixture (the statistics stay float64)
-        self._set_parameters(state.params, np.dtype(dtype))
-        self._online_state = state
-        self.n_steps_ = state.n_steps
-        self.n_features_in_ = n_features
 
     # ------------------------------------------------------------ streams
     def partial_fit(self, X, y=None, sample_weight=None):
@@ -497,39 +456,43 @@ class MiniBatchGaussianMixture(GaussianMixture):
         -------
         self
         """
-        name = type(self).__name__
-        if _is_dask(X):
-            X = X.compute()
-        X = check_array(X, name)
-        if isinstance(X, np.memmap):
-            check_finite(X, "X", name)  # check_array leaves memmaps to the first pass
-        n_samples, n_features = X.shape
-        sample_weight = check_sample_weight(sample_weight, n_samples)
-        component_class = np.arange(self.n_components, dtype=np.int64)
-        weight = float(sample_weight.sum()) if sample_weight.shape[0] else float(n_samples)
-        if hasattr(self, "means_"):
-            check_n_features(self, X)
-            check_warm_start(self, n_features, continuing="partial_fit continues the fitted "
-                             "model", afresh="fit a new estimator")
-            self._check_online_params()
-            state = getattr(self, "_online_state", None)
-            if state is None or state.running is None:  # loaded, or refined by batch EM
-                state = self._resumed_state(weight if state is None else state.scale)
-        else:
-            check_params(self, n_samples, n_features)
-            self._check_online_params()
-            init = self._check_initial_parameters(n_features)
-            params = self._initial_parameters(X, sample_weight, _EMPTY_LABELS, component_class,
-                                              check_random_state(self.random_state), init)
-            state = _OnlineState(params, None, None, 0, weight, 0.0)
-        state, _, _ = self._online_step(_kernel_module(self.covariance_type), state,
-                                        np.ascontiguousarray(X), sample_weight, _EMPTY_LABELS,
-                                        component_class)
-        history = list(getattr(self, "lower_bounds_", []))
-        self._commit(state, n_features, X.dtype)
-        self.converged_ = False
-        self.n_iter_ = getattr(self, "n_iter_", 0)
-        self.n_refine_iter_ = getattr(self, "n_refine_iter_", 0)
-        self.lower_bound_ = float(state.log_lik)
-        self.lower_bounds_ = history + [self.lower_bound_]
+        self._partial_fit(X, sample_weight)
         return self
+
+    @interrupt_safe
+    def _partial_fit(self, X, sample_weight):
+        source = row_source(X, type(self).__name__, verbose=self.verbose)
+        rows = np.ascontiguousarray(source.all_rows())  # in memory (dask: computed), checked
+        n_samples, n_features = rows.shape
+        sample_weight = check_sample_weight(sample_weight, n_samples)
+        weight = float(sample_weight.sum()) if sample_weight.shape[0] else float(n_samples)
+        fit = copy.copy(self)  # the fitted state changes in one step at the end
+        if hasattr(fit, "means_"):
+            check_n_features(fit, rows)
+            check_warm_start(fit, n_features, continuing="partial_fit continues the fitted "
+                             "model", afresh="fit a new estimator")
+            fit._check_online_params()
+            state = getattr(fit, "_online_state", None)
+            if state is None or state.running is None:  # loaded, or refined by batch EM
+                state = fit._resumed_state(weight if state is None else state.scale)
+        else:
+            check_params(fit, n_samples, n_features)
+            fit._check_online_params()
+            task = Task(fit.n_components, sample_weight,
+                        init=fit._check_initial_parameters(n_features))
+            params = fit._initial_parameters(in_memory(rows, type(self).__name__), task,
+                                             check_random_state(fit.random_state))
+            state = _OnlineState(params, None, None, 0, weight, 0.0)
+        state, _, _ = fit._online_step(state, rows, sample_weight, NO_LABELS,
+                                       np.arange(fit.n_components, dtype=np.int64))
+        history = list(getattr(fit, "lower_bounds_", []))
+        fit._set_parameters(state.params, rows.dtype)
+        fit._online_state = state
+        fit.n_steps_ = state.n_steps
+        fit.n_features_in_ = n_features
+        fit.converged_ = False
+        fit.n_iter_ = getattr(fit, "n_iter_", 0)
+        fit.n_refine_iter_ = getattr(fit, "n_refine_iter_", 0)
+        fit.lower_bound_ = float(state.log_lik)
+        fit.lower_bounds_ = history + [fit.lower_bound_]
+        self.__dict__ = fit.__dict__  # one assignment: nothing half-updated by a Ctrl-C

@@ -15,18 +15,19 @@ Clamping is a per-row class index handed to the kernels (``row_label``), so a
 semi-supervised iteration is the same single fused pass as an unsupervised
 one. EM-lambda (``unlabeled_weight``) is folded into the per-row weights.
 """
-import inspect
+import functools
 import numbers
 import warnings
 
 import numpy as np
 
 from . import _linalg
+from ._base import BaseMixture, Task, component_outputs
 from ._config import CHUNK_ROWS
-from ._dask import DaskRows, lazy_predict
-from ._validation import (_is_dask, check_array, check_feature_names, check_finite,
-                          check_params, check_sample_weight, first_nonfinite_row)
-from .mixture import GaussianMixture, _logsumexp_rows, _Params
+from ._init import hard_assignment_moments
+from ._sources import in_memory
+from ._stats import Params, pass_job
+from ._validation import check_params
 
 MODES = ("clamp", "seed")
 
@@ -35,29 +36,11 @@ class ShrunkStartWarning(UserWarning):
     """Some components had too few labelled rows for their covariance, so their
     start was shrunk towards the data's per-feature variance (see the docstring)."""
 
-_FITTED_ATTRIBUTES = ("weights_", "means_", "covariances_", "precisions_",
-                      "precisions_cholesky_", "converged_", "n_iter_", "lower_bound_",
-                      "lower_bounds_", "n_features_in_")
-
-
-def _fixed_driver_parameters(cls):
-    """Give ``cls`` GaussianMixture's defaults for the constructor parameters it does
-    not take (n_init, init_params, warm_start, weights_init, ...), as class
-    attributes: the inherited EM driver reads them. The start always comes from
-    the labels, so none of them applies."""
-    own = set(inspect.signature(cls.__init__).parameters)
-    for param in inspect.signature(GaussianMixture.__init__).parameters.values():
-        if param.name not in own and param.default is not param.empty:
-            setattr(cls, param.name, param.default)
-    return cls
-
-
 class DataConversionWarning(UserWarning):
     """y was passed as a column vector and was flattened (scikit-learn's name)."""
 
 
-@_fixed_driver_parameters
-class SemiSupervisedGaussianMixture(GaussianMixture):
+class SemiSupervisedGaussianMixture(BaseMixture):
     """Gaussian mixture classifier fitted by semi-supervised EM.
 
     Component k stands for class ``classes_[k // n_components_per_class]``
@@ -180,6 +163,10 @@ class SemiSupervisedGaussianMixture(GaussianMixture):
         tags.target_tags.required = True
         return tags
 
+    # The start always comes from the labels: one start, never a warm one.
+    n_init = 1
+    warm_start = False
+
     # --------------------------------------------------------------------- fit
     def fit(self, X, y, sample_weight=None):
         """Fit the mixture to all rows of X, using the labelled rows of y.
@@ -197,13 +184,19 @@ class SemiSupervisedGaussianMixture(GaussianMixture):
         -------
         self
         """
+        self._fit(X, y, sample_weight)
+        return self
+
+    def fit_predict(self, X, y, sample_weight=None):
+        """Fit, then return ``predict(X)``."""
+        return self._per_row(self._fit(X, y, sample_weight), "labels")
+
+    def _prepare(self, source, y, sample_weight):
+        """The labels -> components, the start from the labelled rows, EM-lambda weights."""
         name = type(self).__name__
         self._check_semi_params()
-        check_feature_names(self, X, reset=True)
-        X = check_array(X, name, ensure_min_samples=2)
-        n_samples, n_features = X.shape
+        n_samples, n_features = source.shape
         classes, row_label = _encode_labels(y, n_samples, name)
-        sample_weight = check_sample_weight(sample_weight, n_samples)
         n_classes = classes.shape[0]
         per_class = self.n_components_per_class
         n_components = n_classes * per_class
@@ -212,43 +205,38 @@ class SemiSupervisedGaussianMixture(GaussianMixture):
                 f"n_components={self.n_components} does not match y: it must equal the "
                 f"number of classes ({n_classes}) x n_components_per_class ({per_class}) "
                 f"= {n_components}, or be None.")
-
-        # The EM driver runs on a copy whose n_components is the resolved one,
-        # so this estimator's own parameters stay as given.
-        driver = type(self)(**self.get_params())
-        driver.n_components = n_components
-        check_params(driver, n_samples, n_features)
+        check_params(self, n_samples, n_features, n_components=n_components)
 
         labelled = row_label >= 0
         labelled_weight = np.where(labelled, 1.0, 0.0)
         if sample_weight.shape[0]:
             labelled_weight *= sample_weight
         component_class = np.repeat(np.arange(n_classes, dtype=np.int64), per_class)
-        component_label = self._component_labels(X, row_label, labelled_weight, classes)
-        if _is_dask(X):
-            X = DaskRows(X, name)  # persisted once: the start and every EM pass read it
-        driver._start = driver._labelled_start(X, labelled_weight, component_label,
-                                               sample_weight, classes)
-
+        component_label = self._component_labels(source, row_label, labelled_weight, classes)
+        start = self._labelled_start(source, n_components, labelled_weight, component_label,
+                                     sample_weight, classes)
         # EM-lambda: the unlabelled rows' weights scaled by lambda (empty: all ones).
         row_weight = sample_weight
         if self.unlabeled_weight != 1.0 and not labelled.all():
             row_weight = sample_weight.copy() if sample_weight.shape[0] else np.ones(n_samples)
             row_weight[~labelled] *= self.unlabeled_weight
         em_label = row_label if self.mode == "clamp" else np.empty(0, dtype=np.int64)
-        driver._fit(X, row_weight, em_label, component_class)
+        task = Task(n_components, row_weight, em_label, component_class,
+                    extra={"classes_": classes})
+        task.start = start
+        return task
 
-        fitted = {attribute: getattr(driver, attribute) for attribute in _FITTED_ATTRIBUTES}
-        weights = fitted["weights_"].reshape(n_classes, per_class)
-        class_means = np.einsum("cp,cpd->cd", weights / weights.sum(axis=1, keepdims=True),
-                                fitted["means_"].reshape(n_classes, per_class, n_features))
-        # One dict update: a Ctrl-C cannot leave a half-copied fitted state.
-        vars(self).update(fitted, classes_=classes, class_means_=class_means)
-        return self
+    def _initial_parameters(self, source, task, random_state):
+        return task.start  # made from the labels in _prepare: no rows read, no draws
 
-    def fit_predict(self, X, y, sample_weight=None):
-        """Fit, then return ``predict(X)``."""
-        return self.fit(X, y, sample_weight).predict(X)
+    def _store(self, run, task, n_features, dtype):
+        super()._store(run, task, n_features, dtype)
+        n_classes = self.classes_.shape[0]
+        per_class = self.n_components_per_class
+        weights = self.weights_.reshape(n_classes, per_class)
+        self.class_means_ = np.einsum(
+            "cp,cpd->cd", weights / weights.sum(axis=1, keepdims=True),
+            self.means_.reshape(n_classes, per_class, n_features))
 
     def _check_semi_params(self):
         name = type(self).__name__
@@ -272,7 +260,7 @@ class SemiSupervisedGaussianMixture(GaussianMixture):
                              f"int in the range [1, inf). Got {k!r} instead.")
 
     # ---------------------------------------------------------- initialisation
-    def _component_labels(self, X, row_label, labelled_weight, classes):
+    def _component_labels(self, source, row_label, labelled_weight, classes):
         """Component of each labelled row at the start (unlabelled rows: 0, weight 0).
 
         One component per class: the class index. Several: equal-count groups
@@ -299,11 +287,12 @@ class SemiSupervisedGaussianMixture(GaussianMixture):
             return component_label
         for c in range(classes.shape[0]):
             rows = np.flatnonzero(positive & (row_label == c))
-            component_label[rows] += _principal_split(
-                _read_rows(X, rows, type(self).__name__), labelled_weight[rows], per_class)
+            component_label[rows] += _principal_split(source.take(rows),
+                                                      labelled_weight[rows], per_class)
         return component_label
 
-    def _labelled_start(self, X, labelled_weight, component_label, sample_weight, classes):
+    def _labelled_start(self, source, n_components, labelled_weight, component_label,
+                        sample_weight, classes):
         """Start parameters from the labelled rows only.
 
         Weights: the components' shares of the labelled weight (class
@@ -313,16 +302,14 @@ class SemiSupervisedGaussianMixture(GaussianMixture):
         component with too few labelled rows for its covariance gets the
         shrunk estimate of the class docstring (``_shrink_short_components``).
         """
-        n_components = self.n_components
-        name = type(self).__name__
         labelled_index = np.flatnonzero(labelled_weight > 0)
         # Few labelled rows (the usual case) are read once and the kernel reads
         # only them; many are read in chunks, then one pass over X in which
         # unlabelled rows have weight 0.
         few = labelled_index.shape[0] <= CHUNK_ROWS
-        chunks = ([(labelled_index, _read_rows(X, labelled_index, name))] if few
-                  else _row_chunks_at(X, labelled_index, name))
-        sums = np.zeros((n_components, X.shape[1]))
+        chunks = ([(labelled_index, source.take(labelled_index))] if few
+                  else _row_chunks_at(source, labelled_index))
+        sums = np.zeros((n_components, source.n_features))
         totals = np.zeros(n_components)
         for part, rows in chunks:
             onehot = np.zeros((part.shape[0], n_components))
@@ -331,33 +318,35 @@ class SemiSupervisedGaussianMixture(GaussianMixture):
             totals += onehot.sum(axis=0)
         centres = sums / totals[:, None]
         if few:
-            nk, means, covariances = self._hard_assignment_moments(
-                rows, labelled_weight[labelled_index], component_label[labelled_index],
-                centres)
+            nk, means, covariances = hard_assignment_moments(
+                in_memory(rows), labelled_weight[labelled_index],
+                component_label[labelled_index], centres, self.covariance_type,
+                self.reg_covar)
         else:
-            nk, means, covariances = self._hard_assignment_moments(
-                X, labelled_weight, component_label, centres)
-        covariances = self._shrink_short_components(X, nk, covariances, sample_weight,
+            nk, means, covariances = hard_assignment_moments(
+                source, labelled_weight, component_label, centres, self.covariance_type,
+                self.reg_covar)
+        covariances = self._shrink_short_components(source, nk, covariances, sample_weight,
                                                     classes)
         prec_chol = _linalg.precision_cholesky(covariances, self.covariance_type,
-                                               self.reg_covar, X.dtype)
-        return _Params(nk / nk.sum(), np.ascontiguousarray(means), covariances,
-                       np.ascontiguousarray(prec_chol), self.covariance_type)
+                                               self.reg_covar, source.dtype)
+        return Params(nk / nk.sum(), np.ascontiguousarray(means), covariances,
+                      np.ascontiguousarray(prec_chol), self.covariance_type)
 
-    def _shrink_short_components(self, X, nk, covariances, sample_weight, classes):
+    def _shrink_short_components(self, source, nk, covariances, sample_weight, classes):
         """Covariances of components whose labelled weight ``nk`` is below what
         their covariance needs, shrunk: (nk S + needed T) / (nk + needed) + reg_covar,
         T = the per-feature variance of all rows (sample-weighted). Warns."""
         ctype = self.covariance_type
-        n_components, n_features = self.n_components, X.shape[1]
+        n_components, n_features = nk.shape[0], source.n_features
         needed = {"full": n_features + 1, "diag": 2, "spherical": 2,
                   "tied": n_components + n_features}[ctype]
         counts = np.array([nk.sum()]) if ctype == "tied" else nk
         short = counts < needed
         if not short.any():
             return covariances
-        weights = sample_weight if sample_weight.shape[0] else np.ones(X.shape[0])
-        variance = _feature_variances(X, weights, type(self).__name__)
+        weights = sample_weight if sample_weight.shape[0] else np.ones(source.n_samples)
+        variance = _feature_variances(source, weights)
         target = {"full": np.diag(variance), "tied": np.diag(variance), "diag": variance,
                   "spherical": variance.mean()}[ctype]
         scatter = covariances - _regularisation(self.reg_covar, ctype, n_features)
@@ -378,63 +367,29 @@ class SemiSupervisedGaussianMixture(GaussianMixture):
             ShrunkStartWarning, stacklevel=4)
         return shrunk + _regularisation(self.reg_covar, ctype, n_features)
 
-    # Hooks of the inherited EM driver: the start was made from the labels in
-    # fit, so the driver reads no rows for it and draws no random numbers.
-    def _init_rows(self, X, sample_weight, row_label, random_state, unused, gathered):
-        return super()._init_rows(X, sample_weight, row_label, random_state, True,
-                                  gathered)
-
-    def _initial_parameters(self, X, sample_weight, row_label, component_class,
-                            random_state, init):
-        return self._start
-
     # ------------------------------------------------------------- predict
-    def _class_log_posterior_chunks(self, X):
-        """Yield (start, stop, log P(class | x)) chunk by chunk."""
-        n_classes = self.classes_.shape[0]
-        per_class = self.means_.shape[0] // n_classes
-        for start, stop, wlp in self._weighted_log_prob_chunks(X):
-            if per_class > 1:
-                wlp = _logsumexp_last(wlp.reshape(stop - start, n_classes, per_class))
-            yield start, stop, wlp - _logsumexp_rows(wlp)[:, None]
-
-    def _lazy_class_proba(self, X):
-        """Lazy class posteriors of a dask X: component posteriors from the kernel run
-        per block on the worker's thread (no thread pool inside dask workers), summed per class."""
-        n_classes = self.classes_.shape[0]
-        per_class = self.means_.shape[0] // n_classes
-        to_class = np.repeat(np.eye(n_classes), per_class, axis=0)  # (K, n_classes)
-        component_proba = lazy_predict(self, X, "proba")
-        return component_proba.map_blocks(lambda proba: proba @ to_class, dtype=np.float64,
-                                          chunks=(X.chunks[0], (n_classes,)),
-                                          meta=np.empty((0, 0), dtype=np.float64))
+    def _row_function(self, kind):
+        """Labels and posteriors are per class (values of ``classes_``); the
+        density (``score_samples``) is the mixture's."""
+        if kind not in ("labels", "proba"):
+            return super()._row_function(kind)
+        job = pass_job(self._current_parameters(), None)
+        fn = functools.partial(_class_outputs, job, kind, self.classes_)
+        if kind == "labels":
+            return fn, self.classes_.dtype, None
+        return fn, np.float64, self.classes_.shape[0]
 
     def predict(self, X):
         """Most probable class of each row (values of ``classes_``).
 
         A dask X gives a lazy dask array."""
-        X = self._validated(X)
-        if _is_dask(X):
-            classes = self.classes_
-            return self._lazy_class_proba(X).map_blocks(
-                lambda proba: classes[proba.argmax(axis=1)], dtype=classes.dtype,
-                drop_axis=1, meta=np.empty((0,), dtype=classes.dtype))
-        index = np.empty(X.shape[0], dtype=np.int64)
-        for start, stop, log_post in self._class_log_posterior_chunks(X):
-            index[start:stop] = log_post.argmax(axis=1)
-        return self.classes_[index]
+        return self._per_row(self._validated(X), "labels")
 
     def predict_proba(self, X):
         """Class posteriors, shape (n_samples, n_classes), columns in ``classes_`` order.
 
         A dask X gives a lazy dask array."""
-        X = self._validated(X)
-        if _is_dask(X):
-            return self._lazy_class_proba(X)
-        proba = np.empty((X.shape[0], self.classes_.shape[0]), dtype=self._output_dtype(X))
-        for start, stop, log_post in self._class_log_posterior_chunks(X):
-            proba[start:stop] = np.exp(log_post)
-        return proba
+        return super().predict_proba(X)
 
     def score(self, X, y, sample_weight=None):
         """Mean accuracy of ``predict(X)`` against y (classifier convention)."""
@@ -562,45 +517,23 @@ def _is_unlabelled_marker(value):
     return False
 
 
-def _read_rows(X, indices, estimator_name):
-    """The rows of X at sorted ``indices``, in memory (a memory-mapped or dask X
-    reads only those rows). Their NaN/inf check is done here for those inputs
-    (check_array leaves it to the first pass), naming the first bad row of X."""
-    if isinstance(X, DaskRows):
-        rows = X.take(indices)
-    elif _is_dask(X):
-        rows = np.ascontiguousarray(X[indices].compute())
-    else:
-        rows = np.ascontiguousarray(np.asarray(X[indices]))
-        if not isinstance(X, np.memmap):
-            return rows  # checked by check_array
-    if first_nonfinite_row(rows) >= 0:
-        if isinstance(X, DaskRows):
-            X.raise_first_nonfinite()
-        elif _is_dask(X):
-            DaskRows(X, estimator_name).raise_first_nonfinite()
-        else:
-            check_finite(X, "X", estimator_name)
-    return rows
-
-
-def _row_chunks_at(X, indices, estimator_name):
+def _row_chunks_at(source, indices):
     """Yield (indices part, rows) for sorted ``indices``, at most CHUNK_ROWS at a time."""
     for start in range(0, indices.shape[0], CHUNK_ROWS):
         part = indices[start:start + CHUNK_ROWS]
-        yield part, _read_rows(X, part, estimator_name)
+        yield part, source.take(part)
 
 
-def _feature_variances(X, weights, estimator_name):
+def _feature_variances(source, weights):
     """Weighted variance of each feature over the rows of positive weight (streamed)."""
     used = np.flatnonzero(weights > 0)
     total = weights[used].sum()
-    mean = np.zeros(X.shape[1])
-    for part, rows in _row_chunks_at(X, used, estimator_name):
+    mean = np.zeros(source.n_features)
+    for part, rows in _row_chunks_at(source, used):
         mean += weights[part] @ rows.astype(np.float64)
     mean /= total
-    squares = np.zeros(X.shape[1])
-    for part, rows in _row_chunks_at(X, used, estimator_name):
+    squares = np.zeros(source.n_features)
+    for part, rows in _row_chunks_at(source, used):
         squares += weights[part] @ (rows.astype(np.float64) - mean) ** 2
     return squares / total
 
@@ -610,9 +543,15 @@ def _regularisation(reg_covar, covariance_type, n_features):
     return reg_covar * np.eye(n_features) if covariance_type in ("full", "tied") else reg_covar
 
 
-def _logsumexp_last(a):
-    """log sum exp over the last axis (-inf where every entry is -inf)."""
-    top = a.max(axis=-1)
-    finite_top = np.where(np.isfinite(top), top, 0.0)
-    with np.errstate(divide="ignore"):
-        return np.log(np.exp(a - finite_top[..., None]).sum(axis=-1)) + finite_top
+def _class_outputs(job, kind, classes, rows, threads=None):
+    """Per-row class outputs: 'labels' (values of ``classes``) or 'proba' (n_classes
+    columns); component k belongs to class k // (n_components / n_classes)."""
+    wlp = component_outputs(job, "log_prob", rows, threads)
+    n_classes = classes.shape[0]
+    per_class = wlp.shape[1] // n_classes
+    if per_class > 1:
+        wlp = _linalg.logsumexp_rows(wlp.reshape(rows.shape[0], n_classes, per_class))
+    log_posterior = wlp - _linalg.logsumexp_rows(wlp)[:, None]
+    if kind == "labels":
+        return classes[log_posterior.argmax(axis=1)]
+    return np.exp(log_posterior)

@@ -256,10 +256,10 @@ def test_mstep_and_lower_bound_match_numpy_oracle(covariance_type, prior_type):
     resp = np.exp(log_prob - logsumexp(log_prob, axis=1)[:, None])
     expected = oracle_update(X, resp, model)
 
-    from fastem.mixture import _EMPTY_LABELS, _EMPTY_WEIGHTS, _kernel_module
+    from fastem._sources import in_memory
     params = model._current_parameters()
-    stats = model._em_pass(_kernel_module(covariance_type), X, params, _EMPTY_WEIGHTS,
-                           _EMPTY_LABELS, np.arange(k + 1, dtype=np.int64))
+    stats = model._em_pass(in_memory(X), params, np.arange(k + 1, dtype=np.int64),
+                           np.empty(0), np.empty(0, dtype=np.int64))
     new = model._parameters_from_stats(stats, params, X.dtype)
     bound = model._lower_bound(stats, params, new, float(X.shape[0]))
     if prior_type == "dirichlet_process":

@@ -208,8 +208,8 @@ def test_import_fastem_does_not_import_dask():
 
 # ---------------------------------------------------------------- progress
 def test_verbose_2_reports_progress_per_block(threads, monkeypatch, capsys):
-    import fastem._sources
-    monkeypatch.setattr(fastem._sources, "PROGRESS_SECONDS", 0.0)
+    import fastem._chunks
+    monkeypatch.setattr(fastem._chunks, "PROGRESS_SECONDS", 0.0)
     X = da.from_array(_mixture_rows(6000, 2, seed=11), chunks=2000)
     with quiet_convergence():
         fastem.GaussianMixture(2, random_state=0, max_iter=2, tol=0.0, verbose=2,

@@ -381,10 +381,8 @@ elif moment == 'kmeans':
         print('KMEANS', flush=True)
         return original(*args, **kwargs)
     _init.kmeans_labels = kmeans_labels
-    import fastem.mixture
-    fastem.mixture.kmeans_labels = kmeans_labels
 elif moment in ('em', 'warm'):
-    from fastem.mixture import reporting_iterations
+    from fastem._base import reporting_iterations
     def report(n_iter, *_):
         if n_iter == 2:
             print('EM', flush=True)
@@ -403,7 +401,7 @@ print('INTACT', flush=True)
 if moment in ('em', 'warm'):
     cm.__exit__(None, None, None)
 if moment == 'kmeans':
-    _init.kmeans_labels = fastem.mixture.kmeans_labels = original
+    _init.kmeans_labels = original
 gm = fastem.GaussianMixture(4, random_state=0, tol=1e-9, max_iter=40).fit(X)
 print('MEANS', np.sort(gm.means_[:, 0]).tolist())
 """

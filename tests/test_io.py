@@ -413,7 +413,7 @@ def test_pickle_and_joblib_round_trip(fitted, data, tmp_path):
 
 
 def test_pickle_made_during_a_reported_fit_is_plain(data):
-    from fastem.mixture import reporting_iterations
+    from fastem._base import reporting_iterations
     seen = []
     with reporting_iterations(lambda *a: seen.append(a)):  # a lambda: not picklable
         model = GaussianMixture(2, random_state=0).fit(data)

@@ -13,7 +13,7 @@ import fastem
 from conftest import COVARIANCE_TYPES, JIT_DISABLED, REPO_ROOT, quiet_convergence
 from fastem._config import PARTITION_ROWS
 from fastem._init import subsample_indices
-from fastem._sources import chunk_rows_for, row_chunks
+from fastem._chunks import chunk_rows_for, row_chunks
 
 FITTED = ("weights_", "means_", "covariances_", "precisions_cholesky_", "precisions_")
 INITS = ("kmeans", "k-means++", "random", "random_from_data")
@@ -176,8 +176,8 @@ def test_a_clean_subsampled_memmap_fit_makes_no_separate_finiteness_pass(tmp_pat
                                                                          monkeypatch):
     """With a subsampled init, the NaN/inf check rides on the first EM pass: the
     whole-array scan (check_finite) is never called."""
+    import fastem._sources
     import fastem._validation
-    import fastem.mixture
     calls = []
 
     def spy(X, *args, **kwargs):
@@ -185,7 +185,7 @@ def test_a_clean_subsampled_memmap_fit_makes_no_separate_finiteness_pass(tmp_pat
         return original(X, *args, **kwargs)
     original = fastem._validation.check_finite
     monkeypatch.setattr(fastem._validation, "check_finite", spy)
-    monkeypatch.setattr(fastem.mixture, "check_finite", spy)
+    monkeypatch.setattr(fastem._sources, "check_finite", spy)
     mapped = _mapped(tmp_path, _mixture_rows(3 * PARTITION_ROWS, 2, seed=11))
     fastem.GaussianMixture(2, random_state=0, init_max_samples=1000).fit(mapped)
     assert calls == []
@@ -250,14 +250,14 @@ def test_bad_chunk_size_is_refused(chunk_size):
 
 # --------------------------------------------------------- init subsample
 def test_kmeans_runs_on_at_most_init_max_samples_rows(monkeypatch, tmp_path):
-    import fastem.mixture
+    import fastem._init
     seen = []
-    original = fastem.mixture.kmeans_labels
+    original = fastem._init.kmeans_labels
 
     def spy(X, *args, **kwargs):
         seen.append((type(X), X.shape[0]))
         return original(X, *args, **kwargs)
-    monkeypatch.setattr(fastem.mixture, "kmeans_labels", spy)
+    monkeypatch.setattr(fastem._init, "kmeans_labels", spy)
     mapped = _mapped(tmp_path, _mixture_rows(5000, 2, seed=12))
     fastem.GaussianMixture(3, random_state=0, init_max_samples=700, n_init=2).fit(mapped)
     assert seen == [(np.ndarray, 700), (np.ndarray, 700)]
@@ -317,8 +317,8 @@ def test_subsample_indices_are_uniform(n, m):
 
 # ---------------------------------------------------------------- progress
 def test_verbose_2_reports_progress_per_chunk(tmp_path, monkeypatch, capsys):
-    import fastem._sources
-    monkeypatch.setattr(fastem._sources, "PROGRESS_SECONDS", 0.0)
+    import fastem._chunks
+    monkeypatch.setattr(fastem._chunks, "PROGRESS_SECONDS", 0.0)
     mapped = _mapped(tmp_path, _mixture_rows(3 * PARTITION_ROWS, 2, seed=15))
     with quiet_convergence():
         gm = fastem.GaussianMixture(2, random_state=0, chunk_size=PARTITION_ROWS, verbose=2,

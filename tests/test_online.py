@@ -159,7 +159,7 @@ def test_running_statistics_equal_numpy_oracle(covariance_type):
 def test_fit_pass_with_tail_averaging_equals_numpy_oracle(covariance_type):
     """One pass of fit over 4 batches: stepwise updates, then the parameters of the
     average of the running statistics after updates 3 and 4 (the second half)."""
-    from fastem._sources import chunk_rows_for
+    from fastem._chunks import chunk_rows_for
     from fastem.online import batch_indices
     X = _mixture_rows(2000, d=3, k=3, seed=21)
     w = np.random.default_rng(2).uniform(0.5, 2.0, X.shape[0])

@@ -4,7 +4,10 @@ import numpy as np
 import pytest
 
 import fastem
-import fastem.mixture
+import fastem._base
+import fastem._init
+import fastem._parallel
+import fastem._sources
 from conftest import COVARIANCE_TYPES, DATASETS
 
 
@@ -36,8 +39,14 @@ def no_heavy_work(monkeypatch):
     """Fail the test if validation lets a call reach the kernels or the initialisation."""
     def forbidden(*args, **kwargs):
         raise AssertionError("heavy work started before the input was validated")
-    for name in ("_kernel_module", "kmeans_labels", "kmeans_plusplus", "random_resp_stats"):
-        monkeypatch.setattr(fastem.mixture, name, forbidden)
+    for module, names in ((fastem._sources, ("kernel_module",)),
+                          (fastem._base, ("kernel_module",)),
+                          (fastem._parallel, ("accumulate_stats", "weighted_log_prob",
+                                              "run_partitions")),
+                          (fastem._init, ("kmeans_labels", "kmeans_plusplus",
+                                          "random_resp_stats"))):
+        for name in names:
+            monkeypatch.setattr(module, name, forbidden)
 
 
 def assert_rejected(gm, call, match, exc=ValueError):
