@@ -42,6 +42,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from ._config import PARTITION_ROWS
+
 # Target workloads: id -> (covariance_type, n_samples, n_features, n_components).
 WORKLOADS = {
     "W1": ("full", 1_000_000, 16, 16),
@@ -444,6 +446,99 @@ def cpu_hogs(n):
             p.wait()
 
 
+# ------------------------------------------------------------ Bayesian rows
+# BayesianGaussianMixture per variational iteration, fastem vs scikit-learn, on the
+# W1-W5 shapes (also ``python -m fastem.bench_bayes``). Both start alike
+# (init_params='random_from_data', same seed); s/iter is the fastest of ``iters``
+# iterations (E-step pass, M-step, lower bound; tol=0), so the initialisation and
+# the data-derived priors are not counted: fastem's per-iteration report, and
+# scikit-learn's fit-loop body (_e_step, _m_step, _compute_lower_bound) timed after
+# a one-iteration fit. fastem is warmed first. The fastest of ``repeat`` rounds.
+BAYES_ITERS = 3  # iterations per Bayesian measurement in the main benchmark
+
+
+def _bayes_model(cls, k, covariance_type, max_iter):
+    return cls(n_components=k, covariance_type=covariance_type, max_iter=max_iter, tol=0.0,
+               init_params="random_from_data", random_state=SEED)
+
+
+def bayes_fastem_iteration_seconds(X, k, covariance_type, iters):
+    """(seconds of each iteration, model): fastem's own per-iteration report."""
+    from .bayesian import BayesianGaussianMixture
+    from ._base import reporting_iterations
+    seconds = []
+    model = _bayes_model(BayesianGaussianMixture, k, covariance_type, iters)
+    with _quiet_convergence(), reporting_iterations(lambda *report: seconds.append(report[3])):
+        model.fit(X)
+    return seconds, model
+
+
+def bayes_sklearn_iteration_seconds(X, k, covariance_type, iters):
+    """(seconds of each iteration, model): scikit-learn's E-step, M-step and lower
+    bound (the body of its fit loop), timed one iteration at a time after a
+    one-iteration fit."""
+    from sklearn.mixture import BayesianGaussianMixture as SklearnBGM
+    model = _bayes_model(SklearnBGM, k, covariance_type, 1)
+    with _quiet_convergence():
+        model.fit(X)
+    seconds = []
+    for _ in range(iters):
+        t0 = time.perf_counter()
+        log_prob_norm, log_resp = model._e_step(X)
+        model._m_step(X, log_resp)
+        model.lower_bound_ = model._compute_lower_bound(log_resp, log_prob_norm)
+        seconds.append(time.perf_counter() - t0)
+    return seconds, model
+
+
+def run_bayes_workload(name, opts):
+    covariance_type, n, d, k = WORKLOADS[name]
+    n = getattr(opts, "rows", None) or max(4 * k, n // opts.divisor)
+    # Row Bk: BayesianGaussianMixture on the shape of workload Wk.
+    row = {"name": "B" + name[1:], "cov": covariance_type, "n": n, "d": d, "k": k}
+    data = {dtype: make_blobs(n, d, k, dtype=dtype) for dtype in (np.float64, np.float32)}
+    for X in data.values():
+        bayes_fastem_iteration_seconds(X[:2 * PARTITION_ROWS + 1], k, covariance_type, 2)  # JIT
+    # Rounds of all three measurements, the fastest kept: a burst of load from
+    # elsewhere then spoils one round, not one column.
+    for _ in range(opts.repeat):
+        for dtype, X in data.items():
+            seconds = min(bayes_fastem_iteration_seconds(X, k, covariance_type, opts.iters)[0])
+            key = f"fastem_{np.dtype(dtype).name}"
+            row[key] = min(row.get(key, np.inf), seconds)
+        (seconds, _), mode = _faster_threading_mode(lambda: (min(bayes_sklearn_iteration_seconds(
+            data[np.float64], k, covariance_type, opts.iters)[0]), None))
+        if seconds < row.get("sklearn", np.inf):
+            row["sklearn"], row["mode"] = seconds, mode
+    return row
+
+
+def _bayes_ratio(a, b):
+    return f"{a / b:.1f}x" if b > 0 else "n/a"
+
+
+def print_bayes_table(rows, out):
+    print(f"{'id':3} {'cov':9} {'N':>8} {'D':>3} {'K':>3} {'fastem f64':>11} "
+          f"{'fastem f32':>11} {'sklearn':>10} {'mode':>6} {'f64 speed-up':>12} "
+          f"{'f32/f64':>8}", file=out)
+    for r in rows:
+        print(f"{r['name']:3} {r['cov']:9} {r['n']:>8} {r['d']:>3} {r['k']:>3} "
+              f"{r['fastem_float64'] * 1e3:>8.2f} ms {r['fastem_float32'] * 1e3:>8.2f} ms "
+              f"{r['sklearn'] * 1e3:>7.1f} ms {r['mode']:>6} "
+              f"{_bayes_ratio(r['sklearn'], r['fastem_float64']):>12} "
+              f"{_bayes_ratio(r['fastem_float64'], r['fastem_float32']):>8}", file=out)
+
+
+def bayes_rows(opts):
+    """The Bayesian rows of the main benchmark: W1-W5 of the selected types, at the
+    preset's sizes, float64 and float32."""
+    divisor = 1 if opts.preset == "targets" else SMALL_DIVISOR
+    names = [name for name, (cov, *_) in WORKLOADS.items() if cov in opts.types]
+    bayes_opts = argparse.Namespace(divisor=divisor, iters=min(opts.iters, BAYES_ITERS),
+                                    repeat=opts.repeat, rows=opts.rows)
+    return [run_bayes_workload(name, bayes_opts) for name in names]
+
+
 # ------------------------------------------------------------------ output
 def _fmt_s(x):
     return f"{x:.3g}" if x is not None else "-"
@@ -540,6 +635,8 @@ def parse_args(argv=None):
     p.add_argument("--iris-seconds", type=float, default=0.5,
                    help="time budget per library of the iris whole-fit timing (default 0.5)")
     p.add_argument("--no-onedal", action="store_true", help="skip oneDAL even if installed")
+    p.add_argument("--no-bayesian", action="store_true",
+                   help="skip the BayesianGaussianMixture rows")
     p.add_argument("--no-compile-time", action="store_true",
                    help="skip the compile-time measurement (fresh processes, empty cache)")
     p.add_argument("--contention", type=int, default=0, metavar="N",
@@ -614,6 +711,13 @@ def main(argv=None, out=None):
           f"sklearn's fit also estimates parameters from initial responsibilities and runs "
           f"a final E-step (about one extra iteration).", file=out)
     out.flush()
+
+    if not opts.no_bayesian:
+        print(f"\nBayesianGaussianMixture (init_params='random_from_data', same seed), s/it = "
+              f"fastest of {opts.repeat} x {min(opts.iters, BAYES_ITERS)} variational iterations "
+              f"(pass, M-step, lower bound); sklearn f64 in its faster mode:", file=out)
+        print_bayes_table(bayes_rows(opts), out)
+        out.flush()
 
     if opts.contention:
         busy_opts = argparse.Namespace(**{**vars(opts), "no_onedal": True})

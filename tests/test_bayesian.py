@@ -528,5 +528,5 @@ def test_bench_module_prints_a_row_per_workload():
     assert bench_bayes.main(["--divisor", "2000", "--iters", "2", "--workloads", "W3,W5"],
                             out=out) == 0
     rows = [line.split() for line in out.getvalue().splitlines()[2:]]
-    assert [row[:2] for row in rows] == [["W3", "diag"], ["W5", "tied"]]
+    assert [row[:2] for row in rows] == [["B3", "diag"], ["B5", "tied"]]
     assert all(row[12].endswith("x") and row[11].startswith("thr=") for row in rows)
