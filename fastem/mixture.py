@@ -82,18 +82,16 @@ class _Params:
         self.covariance_type = covariance_type
 
     def log_norm(self):
-        """log(weight_k) + log det(U_k) - D/2 log(2 pi): the constant of each row log-prob."""
-        n_features = self.means.shape[1]
-        log_det = _linalg.log_det_cholesky(self.prec_chol, self.covariance_type, n_features)
-        with np.errstate(divide="ignore"):  # an empty component has weight 0
-            log_w = np.log(self.weights)
-        return np.ascontiguousarray(log_w + log_det - 0.5 * n_features * LOG_2PI,
-                                    dtype=np.float64)
+        """log(weight_k) + log det(U_k) - D/2 log(2 pi): the constant of each row log-prob.
+        Compiled (the compiled EM loop computes it between iterations: same bits)."""
+        from ._kernels import em_loop
+        return em_loop.log_norm(self.covariance_type, self.weights, self.means, self.prec_chol)
 
     def shift(self):
-        """Centre for the tied statistics: the weighted centre of the current means."""
-        w = self.weights / self.weights.sum()
-        return np.ascontiguousarray(w @ self.means)
+        """Centre for the tied statistics: the weighted centre of the current means
+        (compiled, as ``log_norm``)."""
+        from ._kernels import em_loop
+        return em_loop.weighted_centre(self.weights, self.means)
 
 
 class GaussianMixture:
@@ -337,6 +335,14 @@ class GaussianMixture:
         unchecked = isinstance(X, (np.memmap, DaskRows))
         self._check_data_parameters(X, sample_weight)
         gathered = {}
+        # Small in-memory X, no per-iteration output, GaussianMixture's own EM:
+        # the whole loop of each start runs compiled (fastem._kernels.em_loop).
+        compiled_loop = (isinstance(X, np.ndarray) and not isinstance(X, np.memmap)
+                         and n_samples <= PARTITION_ROWS and self.verbose == 0
+                         and _iteration_callback.get() is None
+                         and type(self)._lower_bound is GaussianMixture._lower_bound
+                         and type(self)._parameters_from_stats
+                         is GaussianMixture._parameters_from_stats)
 
         best = None
         max_lower_bound = -np.inf
@@ -356,7 +362,23 @@ class GaussianMixture:
             converged = False
             n_iter = 0
             tic = time.perf_counter()
-            for n_iter in range(1, self.max_iter + 1):
+            last_iter = self.max_iter
+            if compiled_loop:
+                # The iterations below in one compiled call (same bits). It hands back
+                # an iteration it cannot finish (non-finite bound, failed M-step
+                # factorisation): the loop below redoes it and raises or copes.
+                from ._kernels import em_loop
+                status, history, *arrays = em_loop.run(
+                    self.covariance_type, X, sample_weight, row_label, component_class,
+                    params.weights, params.means, params.prec_chol, self.reg_covar,
+                    self.tol, self.max_iter, total_weight, lower_bound)
+                if history:
+                    params = _Params(*arrays, self.covariance_type)
+                    n_iter, lower_bound = len(history), history[-1]
+                converged = status == em_loop.CONVERGED
+                if status != em_loop.HANDED_BACK:
+                    last_iter = n_iter
+            for n_iter in range(n_iter + 1, last_iter + 1):
                 previous = lower_bound
                 iteration_start = time.perf_counter()
                 stats = self._em_pass(kernels, X, params, sample_weight, row_label,
