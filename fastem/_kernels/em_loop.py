@@ -188,10 +188,16 @@ LOG_NORM = {"full": log_norm_full, "tied": log_norm_tied, "diag": log_norm_diag,
 _LOOPS = {"full": full, "tied": tied, "diag": diag, "spherical": spherical}
 
 
+# log(0) = -inf of an empty component is expected: compiled code does not warn about it,
+# and NumPy (NUMBA_DISABLE_JIT=1) must not either.
+_EMPTY_COMPONENTS_OK = dict(divide="ignore")
+
+
 def log_norm(covariance_type, weights, means, prec_chol):
     """``_Params.log_norm``: one float64 array per call, whatever the inputs' flags."""
-    return LOG_NORM[covariance_type](params_array(weights), params_array(means),
-                                     params_array(prec_chol))
+    with np.errstate(**_EMPTY_COMPONENTS_OK):
+        return LOG_NORM[covariance_type](params_array(weights), params_array(means),
+                                         params_array(prec_chol))
 
 
 def weighted_centre(weights, means):
@@ -213,11 +219,12 @@ def run(covariance_type, X, sample_weight, row_label, component_class, weights, 
     iteration could not be finished here: redo it in Python from these parameters;
     ``covariances`` is then None if no iteration finished).
     """
-    status, bounds, weights, means, covariances, prec_chol = _LOOPS[covariance_type](
-        rows_view(X), rows_view(sample_weight, np.float64), rows_view(row_label, np.int64),
-        params_array(component_class, np.int64), params_array(weights), params_array(means),
-        params_array(prec_chol), float(reg_covar), float(tol), int(max_iter),
-        float(total_weight), float(lower_bound))
+    with np.errstate(**_EMPTY_COMPONENTS_OK):
+        status, bounds, weights, means, covariances, prec_chol = _LOOPS[covariance_type](
+            rows_view(X), rows_view(sample_weight, np.float64), rows_view(row_label, np.int64),
+            params_array(component_class, np.int64), params_array(weights),
+            params_array(means), params_array(prec_chol), float(reg_covar), float(tol),
+            int(max_iter), float(total_weight), float(lower_bound))
     if bounds.shape[0] == 0:
         covariances = None
     return status, bounds.tolist(), weights, means, covariances, prec_chol
