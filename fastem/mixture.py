@@ -33,7 +33,6 @@ from ._validation import (_is_dask, check_array, check_feature_names, check_fini
                           first_nonfinite_row, warn_coarse_resolution)
 from .exceptions import ConvergenceWarning, sklearn_compatible
 
-LOG_2PI = math.log(2 * math.pi)
 _EMPTY_WEIGHTS = np.empty(0)
 _EMPTY_LABELS = np.empty(0, dtype=np.int64)
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from conftest import COVARIANCE_TYPES, iris
+from conftest import COVARIANCE_TYPES, JIT_DISABLED, iris, run_python
 from fastem import BayesianGaussianMixture, GaussianMixture, _linalg
 from fastem._config import PARTITION_ROWS
 from fastem.exceptions import ConvergenceWarning
@@ -241,6 +241,37 @@ def test_used_only_for_plain_small_in_memory_fits(loop_calls, tmp_path, capsys):
         GaussianMixture(2, random_state=0, max_iter=2, tol=0).fit(big)
         BayesianGaussianMixture(n_components=2, random_state=0, max_iter=5).fit(X)
     assert loop_calls[0] == 1
+
+
+# ------------------------------------------------------------ the disk cache
+CACHED_FIT = """
+import json, warnings
+import numpy as np
+import fastem
+from fastem._kernels import em_loop
+rng = np.random.default_rng(0)
+X = np.vstack([rng.normal(0, 1, (100, 3)), rng.normal(4, 1, (100, 3))])
+gm = fastem.GaussianMixture(2, covariance_type='diag', random_state=0).fit(X)
+stats = em_loop.diag.stats
+print(json.dumps(dict(hits=sum(stats.cache_hits.values()),
+                      misses=sum(stats.cache_misses.values()),
+                      bits=[gm.means_.tobytes().hex(), gm.precisions_cholesky_.tobytes().hex(),
+                            np.float64(gm.lower_bound_).tobytes().hex()])))
+"""
+
+
+@pytest.mark.skipif(JIT_DISABLED, reason="nothing is compiled or cached without the JIT")
+def test_loop_is_cached_and_cache_gives_the_compiled_bits(tmp_path):
+    """The per-type loops compile the shared iterations with their kernel (an inlined
+    body, not functions passed as arguments, which numba silently never caches): a
+    second fresh process loads the loop from the disk cache, with the same bits."""
+    import json
+    env = {"NUMBA_CACHE_DIR": str(tmp_path)}
+    fresh = json.loads(run_python(CACHED_FIT, env=env))
+    cached = json.loads(run_python(CACHED_FIT, env=env))
+    assert (fresh["hits"], fresh["misses"]) == (0, 1)
+    assert (cached["hits"], cached["misses"]) == (1, 0)
+    assert cached["bits"] == fresh["bits"]
 
 
 # ------------------------------------------------------------ the driver's arithmetic

@@ -104,6 +104,10 @@ def shift(weights, means):
     return out
 
 
+# inline="always": each per-type entry point below compiles this body with its own
+# kernel, M-step and log_norm. Called as a function, it would take them as
+# first-class function arguments, and numba then silently never caches the caller
+# (a full recompile, about a second, in every process).
 @njit(inline="always")
 def _iterate(accumulate_stats, m_step, log_norm, is_tied, X, sample_weight, row_label,
              component_class, weights, means, covariances, prec_chol, s2, reg_covar, tol,
@@ -143,8 +147,7 @@ def _iterate(accumulate_stats, m_step, log_norm, is_tied, X, sample_weight, row_
     return status, lower_bounds[:n_done], weights, means, covariances, prec_chol
 
 
-# One cached entry point per covariance type; each compiles _iterate with its own
-# kernel, M-step and log_norm.
+# One cached entry point per covariance type.
 @njit(nogil=True, cache=True)
 def full(X, sample_weight, row_label, component_class, weights, means, prec_chol,
          reg_covar, tol, max_iter, total_weight, lower_bound):
