@@ -88,11 +88,11 @@ def assert_same_outcome(make, loop_calls, *args, **kwargs):
     return compiled
 
 
-def mixture_data(seed, n=300, n_features=3, dtype=np.float64, offset=0.0):
+def mixture_data(seed, n=300, n_features=3, dtype=np.float64):
     rng = np.random.default_rng(seed)
     centres = rng.normal(0, 4, (3, n_features))
     X = centres[rng.integers(0, 3, n)] + rng.normal(size=(n, n_features))
-    return (X + offset).astype(dtype)
+    return X.astype(dtype)
 
 
 # ------------------------------------------------------------ same bits as Python
