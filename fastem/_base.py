@@ -267,8 +267,28 @@ class BaseMixture:
         history = []
         converged = False
         n_iter = 0
+        last_iter = self.max_iter
+        rows = source.one_partition()
+        if (rows is not None and self.verbose == 0 and _iteration_callback.get() is None
+                and type(self)._lower_bound is BaseMixture._lower_bound
+                and type(self)._parameters_from_stats is BaseMixture._parameters_from_stats):
+            # Small data, maximum-likelihood EM, nothing to report per iteration: the
+            # iterations below in one compiled call (the same bits). It hands back an
+            # iteration it cannot finish (non-finite bound, failed M-step factorisation):
+            # the loop below redoes it and raises or copes.
+            from ._kernels import em_loop
+            status, history, *arrays = em_loop.run(
+                self.covariance_type, rows, task.sample_weight, task.row_label,
+                task.component_class, params.weights, params.means, params.prec_chol,
+                self.reg_covar, self.tol, self.max_iter, total_weight, lower_bound)
+            if history:
+                params = Params(*arrays, self.covariance_type)
+                n_iter, lower_bound = len(history), history[-1]
+            converged = status == em_loop.CONVERGED
+            if status != em_loop.HANDED_BACK:
+                last_iter = n_iter
         tic = time.perf_counter()
-        for n_iter in range(1, self.max_iter + 1):
+        for n_iter in range(n_iter + 1, last_iter + 1):
             previous = lower_bound
             iteration_start = time.perf_counter()
             stats = self._em_pass(source, params, task.component_class, task.sample_weight,

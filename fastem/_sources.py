@@ -20,6 +20,8 @@ Every source has ``shape``, ``n_samples``, ``n_features``, ``dtype``,
     dask array.
 ``sum_rows(fn, row_bytes=0)``
     The sum of ``fn(rows)`` over all rows, as a float.
+``one_partition()``
+    The rows in memory when they are checked and fit one partition, else None.
 ``all_rows()`` / ``take(indices)``
     All rows / the rows at sorted indices, in memory and checked.
 ``rows_between(start, stop)``
@@ -35,6 +37,7 @@ import numpy as np
 
 from . import _parallel
 from ._chunks import ChunkProgress, n_chunks_of, readonly, row_chunks
+from ._config import PARTITION_ROWS
 from ._dask import DaskRows, check_dask_array
 from ._interrupt import kernel_module
 from ._stats import Stats
@@ -128,6 +131,13 @@ class ArrayRows:
         if not self.checked and first_nonfinite_row(rows) >= 0:
             self.check_all()  # name the first bad row of X, not of the sample
         return rows
+
+    def one_partition(self):
+        """The rows, if they are in memory, checked and at most one partition (the
+        EM loop of such small data runs compiled in one call); else None."""
+        if self.chunked or not self.checked or self.n_samples > PARTITION_ROWS:
+            return None
+        return readonly(self.X)
 
     def rows_between(self, start, stop):
         rows = self.X[start:stop]  # a memory-mapped X: a view, read when indexed

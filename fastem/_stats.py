@@ -21,13 +21,8 @@ it scikit-learn's tiny positive covariance instead of 0. With delta = m - mu
 ``PassJob`` what one fused pass needs to know about them.
 """
 import collections
-import math
 
 import numpy as np
-
-from . import _linalg
-
-LOG_2PI = math.log(2 * math.pi)
 
 EPS10 = 10 * np.finfo(np.float64).eps
 
@@ -43,18 +38,18 @@ class Params:
         self.covariance_type = covariance_type
 
     def log_norm(self):
-        """log(weight_k) + log det(U_k) - D/2 log(2 pi): the constant of each row log-prob."""
-        n_features = self.means.shape[1]
-        log_det = _linalg.log_det_cholesky(self.prec_chol, self.covariance_type, n_features)
-        with np.errstate(divide="ignore"):  # an empty component has weight 0
-            log_w = np.log(self.weights)
-        return np.ascontiguousarray(log_w + log_det - 0.5 * n_features * LOG_2PI,
-                                    dtype=np.float64)
+        """log(weight_k) + log det(U_k) - D/2 log(2 pi): the constant of each row log-prob.
+        Compiled: the compiled EM loop of small fits computes it between iterations, and
+        NumPy's SIMD log would round differently (one implementation, the same bits)."""
+        from ._kernels import em_loop
+        return em_loop.log_norm(self.covariance_type, self.weights, self.means,
+                                self.prec_chol)
 
     def shift(self):
-        """Centre for the tied statistics: the weighted centre of the current means."""
-        w = self.weights / self.weights.sum()
-        return np.ascontiguousarray(w @ self.means)
+        """Centre for the tied statistics: the weighted centre of the current means
+        (compiled, as ``log_norm``)."""
+        from ._kernels import em_loop
+        return em_loop.weighted_centre(self.weights, self.means)
 
     def centre(self):
         """The point the kernels centre their statistics on (tied: one shift for all)."""

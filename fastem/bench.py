@@ -22,6 +22,9 @@ Method
   input size selects, is paid before the clock starts.
 * scikit-learn is timed with its thread pools (BLAS, OpenMP) as they are and
   limited to 1 thread (threadpoolctl); the faster mode is reported.
+* W6 (iris) and W8 (``select_model`` on 2000 x 4, K 1..8 x the selected covariance
+  types, against a scikit-learn loop doing fit, bic and aic per cell) are whole fits
+  with the default k-means init and tol: small data, where fixed costs dominate.
 * fastem's model GFLOP/s is compared with numpy's GEMM throughput measured in
   the same run, so the ratio is meaningful on a noisy machine.
 
@@ -65,6 +68,11 @@ ONEDAL_STORAGE = {"full": "full", "diag": "diagonal"}  # em_gmm has no tied/sphe
 # The compile-time probe: a user's first fit and predict (default k-means init) on more
 # rows than one partition, so it compiles what a real fit needs.
 COMPILE_PROBE_SHAPE = (20_000, 8, 4)  # n_samples, n_features, n_components
+# W8: model selection on small data, fastem.select_model vs a scikit-learn loop over the
+# same grid (fit, bic and aic per cell): n_samples, n_features, true K, grid of K.
+SELECT_SHAPE = (2000, 4, 4)
+SELECT_GRID = range(1, 9)
+SELECT_REPEAT = 3
 SEED = 0
 BENCH_EXTRA_HINT = "install the benchmark extra: pip install fastem[bench]"
 
@@ -388,6 +396,48 @@ def run_iris(opts):
     return dict(fe=fe, sk=sk, sk_mode=sk_mode)
 
 
+def _select_grid_seconds(select, X, types):
+    """Best wall time of SELECT_REPEAT runs of ``select(X, types)``, after one untimed run."""
+    with _quiet_convergence():
+        select(X, types)
+        return min(_timed(lambda: select(X, types)) for _ in range(SELECT_REPEAT))
+
+
+def _sklearn_select(X, types):
+    """scikit-learn's equivalent of select_model: fit, bic and aic of every grid cell."""
+    from sklearn.mixture import GaussianMixture
+    for covariance_type in types:
+        for k in SELECT_GRID:
+            model = GaussianMixture(k, covariance_type=covariance_type,
+                                    random_state=SEED).fit(X)
+            model.bic(X)
+            model.aic(X)
+
+
+def _fastem_select(X, types):
+    from .selection import select_model
+    select_model(X, n_components=SELECT_GRID, covariance_types=types, random_state=SEED)
+
+
+def run_select(opts):
+    """W8: the whole select_model grid (default init and tol) vs a scikit-learn loop."""
+    n, d, k = SELECT_SHAPE
+    X = make_blobs(n, d, k)
+    fe = _select_grid_seconds(_fastem_select, X, opts.types)
+    sk, sk_mode = _faster_threading_mode(
+        lambda: (_select_grid_seconds(_sklearn_select, X, opts.types),))
+    return dict(fe=fe, sk=sk[0], sk_mode=sk_mode, types=opts.types)
+
+
+def print_select(select, out):
+    n, d, _ = SELECT_SHAPE
+    print(f"W8 select_model {n}x{d} f64, K {SELECT_GRID.start}..{SELECT_GRID.stop - 1} x "
+          f"{len(select['types'])} covariance types (fit + bic + aic per cell, default init "
+          f"and tol): fastem {select['fe'] * 1e3:.1f} ms, sklearn loop "
+          f"{select['sk'] * 1e3:.1f} ms ({select['sk_mode']}), skl/fe "
+          f"{select['sk'] / select['fe']:.1f}x (best of {SELECT_REPEAT})", file=out)
+
+
 def _shape(name, opts):
     cov, n, d, k = WORKLOADS[name]
     if opts.rows:
@@ -693,6 +743,7 @@ def main(argv=None, out=None):
     out.flush()
 
     rows, iris = run_all(opts, daal4py)
+    select = run_select(opts)
     # The machine's load changes during a long run: the reference is the best GEMM
     # seen at the start or the end, so %GEMM is never flattered by a slow moment.
     for name in gemm_dtypes:
@@ -704,6 +755,7 @@ def main(argv=None, out=None):
         row["gemm_pct"] = 100.0 * row["gflops"] / gemm[row["dtype"]]
     print("", file=out)
     print_table(rows, iris, out)
+    print_select(select, out)
     print("\nGFLOP/s: fastem model flops per iteration (full 2NKD^2, diag 8NKD, spherical 4NKD, "
           "tied 2ND^2+4NKD) / fastem s/it; %GEMM vs numpy GEMM in the row's dtype. "
           "LB diff: relative difference of lower_bound_ vs sklearn in the same dtype.", file=out)

@@ -4,12 +4,13 @@
 process. Each fit is an ordinary :class:`fastem.GaussianMixture` fit, so it
 runs its partitions on fastem's thread pool (``fastem.set_num_threads``,
 ``FASTEM_NUM_THREADS``; README "Threads") and reuses the compiled (and
-disk-cached) code of the previous fits; there is no process pool. The data are passed to ``fit``,
-``bic`` and ``aic`` exactly as given, so memory-mapped and dask input is read
-through the same sources as a single fit and never copied whole.
+disk-cached) code of the previous fits; there is no process pool. The data are passed to
+``fit`` and ``score`` (one pass gives both criteria) exactly as given, so memory-mapped
+and dask input is read through the same sources as a single fit and never copied whole.
 
 ``import fastem.selection`` imports neither matplotlib nor scikit-learn.
 """
+import math
 import numbers
 import time
 import warnings
@@ -144,7 +145,7 @@ def select_model(X, n_components=range(1, 10),
     X : array-like of shape (n_samples, n_features)
         Anything :meth:`GaussianMixture.fit` accepts: ndarray, memory-mapped
         array (read in chunks, never copied whole) or dask array. It is passed
-        unchanged to every ``fit``, ``bic`` and ``aic``.
+        unchanged to every ``fit`` and ``score``.
     n_components : iterable of int or int, default=range(1, 10)
         Numbers of components to try (duplicates are dropped). Each must be
         at least 1 and at most ``n_samples``.
@@ -226,8 +227,7 @@ def select_model(X, n_components=range(1, 10),
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 model.fit(X)
             row["fit_seconds"] = time.perf_counter() - tic
-            row["bic"] = model.bic(X)
-            row["aic"] = model.aic(X)
+            row["bic"], row["aic"] = _criteria(model, X)
         except _FIT_ERRORS as exc:
             row["fit_seconds"] = time.perf_counter() - tic
             row["failed"] = True
@@ -253,6 +253,16 @@ def select_model(X, n_components=range(1, 10),
                       "tol; result.table['converged'] marks them.",
                       sklearn_compatible(ConvergenceWarning), stacklevel=2)
     return ModelSelectionResult(table, models, criterion)
+
+
+def _criteria(model, X):
+    """``(model.bic(X), model.aic(X))``, the same bits, from one scoring pass over X
+    instead of two (a tenth of a small grid's time)."""
+    score = model.score(X)
+    n = np.shape(X)[0]
+    n_parameters = model._n_parameters()
+    return (-2 * score * n + n_parameters * math.log(n),
+            -2 * score * n + 2 * n_parameters)
 
 
 def _as_data(X):

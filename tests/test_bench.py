@@ -52,6 +52,8 @@ def test_table_has_every_workload(table):
         assert row.split()[10:12] == ["skipped", "-"]  # --no-onedal: no time, no ratio
         assert 0 < _gemm_pct(row) < 100  # fastem below the machine's GEMM throughput
     assert "whole fit" in _row(table, "W6") and "us" in _row(table, "W6")
+    assert re.search(r"fastem \S+ ms, sklearn loop \S+ ms \(thr=\S+\), skl/fe \S+x",
+                     _row(table, "W8"))
     assert re.search(r"float32 speed-up over float64: fastem \S+x, sklearn \S+x;", table)
     assert "numpy GEMM 1000^3" in table
     assert not re.search(r"^compile:", table, re.MULTILINE)  # --no-compile-time

@@ -107,6 +107,13 @@ def test_table_has_one_row_per_fit_in_grid_order(full_result):
         assert row["converged"] == model.converged_
 
 
+def test_criteria_are_the_models_bic_and_aic(full_data, full_result):
+    """One scoring pass gives both columns: exactly what model.bic / model.aic return."""
+    for row, model in zip(full_result.table, full_result.models):
+        assert row["bic"] == model.bic(full_data)
+        assert row["aic"] == model.aic(full_data)
+
+
 def test_best_is_the_lowest_bic_and_reproducible(full_data, full_result):
     assert full_result.best_index == int(np.argmin(full_result.table["bic"]))
     assert full_result.best is full_result.models[full_result.best_index]
@@ -238,7 +245,7 @@ def _assert_same_tables(a, b):
 
 def _spy_on_inputs(monkeypatch):
     seen = []
-    for method in ("fit", "bic", "aic"):
+    for method in ("fit", "score"):
         original = getattr(GaussianMixture, method)
 
         def spy(self, X, *args, _original=original, **kwargs):
@@ -255,7 +262,7 @@ def test_memmap_is_passed_unchanged_and_gives_same_table(tmp_path, monkeypatch, 
     X = np.load(path, mmap_mode="r")
     seen = _spy_on_inputs(monkeypatch)
     result = select_model(X, n_components=range(1, 5), random_state=0)
-    assert len(seen) == 3 * 16
+    assert len(seen) == 2 * 16  # fit, then one scoring pass for both criteria
     assert all(x is X for x in seen)
     _assert_same_tables(result.table, full_result.table)
 
