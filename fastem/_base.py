@@ -31,7 +31,6 @@ import contextlib
 import contextvars
 import copy
 import functools
-import importlib
 import inspect
 import sys
 import time
@@ -276,7 +275,7 @@ class BaseMixture:
             # iterations below in one compiled call (the same bits). It hands back an
             # iteration it cannot finish (non-finite bound, failed M-step factorisation):
             # the loop below redoes it and raises or copes.
-            from ._kernels import em_loop
+            em_loop = kernel_module("em_loop")
             status, history, *arrays = em_loop.run(
                 self.covariance_type, rows, task.sample_weight, task.row_label,
                 task.component_class, params.weights, params.means, params.prec_chol,
@@ -317,8 +316,7 @@ class BaseMixture:
         component (or succeeds, if the failure was a rounding-level tie).
         """
         shift = params.shift() if self.covariance_type == "tied" else _NO_SHIFT
-        compiled_m_step = getattr(importlib.import_module("fastem._kernels.mstep"),
-                                  self.covariance_type)
+        compiled_m_step = getattr(kernel_module("mstep"), self.covariance_type)
         ok, weights, means, covariances, prec_chol = compiled_m_step(
             stats.nk, stats.s1, stats.s2, params.means, shift, float(self.reg_covar))
         if not ok:

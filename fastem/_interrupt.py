@@ -39,11 +39,12 @@ def import_kernels():
             raise
 
 
-def kernel_module(covariance_type):
-    """The kernel module of a covariance type (imported on first use: numba is slow to
-    import, and a Ctrl-C during that first import must not break it)."""
+def kernel_module(name):
+    """The kernel module ``fastem._kernels.<name>`` (a covariance type, 'em_loop', ...),
+    imported on first use: numba is slow to import, and a Ctrl-C during that first
+    import must not break it."""
     import_kernels()
-    return importlib.import_module(f"fastem._kernels.{covariance_type}")
+    return importlib.import_module(f"fastem._kernels.{name}")
 
 
 def _forget_partial_imports(roots):

@@ -24,6 +24,8 @@ import collections
 
 import numpy as np
 
+from ._interrupt import kernel_module
+
 EPS10 = 10 * np.finfo(np.float64).eps
 
 
@@ -41,15 +43,13 @@ class Params:
         """log(weight_k) + log det(U_k) - D/2 log(2 pi): the constant of each row log-prob.
         Compiled: the compiled EM loop of small fits computes it between iterations, and
         NumPy's SIMD log would round differently (one implementation, the same bits)."""
-        from ._kernels import em_loop
-        return em_loop.log_norm(self.covariance_type, self.weights, self.means,
-                                self.prec_chol)
+        return kernel_module("em_loop").log_norm(self.covariance_type, self.weights,
+                                                 self.means, self.prec_chol)
 
     def shift(self):
         """Centre for the tied statistics: the weighted centre of the current means
         (compiled, as ``log_norm``)."""
-        from ._kernels import em_loop
-        return em_loop.weighted_centre(self.weights, self.means)
+        return kernel_module("em_loop").weighted_centre(self.weights, self.means)
 
     def centre(self):
         """The point the kernels centre their statistics on (tied: one shift for all)."""
