@@ -145,9 +145,14 @@ def run_partitions(n_rows, work, fold=None, threads=None):
     cancelled and running ones finish before this returns, so no task still
     touches the caller's arrays afterwards.
     """
+    if n_rows <= PARTITION_ROWS:  # one partition: inline, no thread count needed
+        result = work(0, n_rows)
+        if fold is not None:
+            fold(result)
+        return
     bounds = partition_bounds(n_rows)
     n_threads = get_num_threads() if threads is None else threads
-    if len(bounds) == 1 or n_threads <= 1 or getattr(_local, "in_pool", False):
+    if n_threads <= 1 or getattr(_local, "in_pool", False):
         for start, stop in bounds:
             result = work(start, stop)
             if fold is not None:
