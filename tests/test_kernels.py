@@ -343,7 +343,7 @@ def test_weighted_log_prob_matches_oracle(covariance_type, dtype, threads):
     expected = naive.weighted_log_prob(
         X, weights, means,
         naive.precision_matrices(prec_chol, covariance_type, n_components, n_features))
-    np.testing.assert_allclose(out, expected, rtol=RTOL)
+    np.testing.assert_allclose(out, expected, rtol=rtol_for(X))
 
 
 # ------------------------------------------------------------------ M-step

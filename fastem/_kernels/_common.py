@@ -75,6 +75,82 @@ def normalize_row(log_prob, label, component_class, resp):
     return top + math.log(total)
 
 
+# Responsibilities below exp(-690) (1e-300) count as zero: they are below the
+# rounding of any sum they enter (the M-step adds 10 eps to nk), and their
+# subnormal products would cost 100x (half the spherical pass at K=64).
+NEGLIGIBLE_LOG_RESP = -690.0
+
+# Rows per block of the row-innermost passes (diag, spherical, tied): the moment sums
+# over a block end in horizontal adds, so a long block makes them rare. A compile-time
+# constant, like BLOCK.
+ROWS = 128
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def normalize_block(log_prob, sample_weight, row_label, i0, n_block, component_class,
+                    negligible, top, total, scale, nk, wr, used):
+    """Turn a block's weighted log-probabilities (K, ROWS) into weighted responsibilities.
+
+    Rows innermost (vector loops over ROWS rows); a labelled row keeps responsibility
+    only on its class's components (clamped EM). Adds w r into nk (float64); wr[k, i]
+    (the working dtype) is w r where it is at least ``negligible``, else zero, and
+    used[k] says whether any row of the block has weight there. Rows past n_block and
+    rows of weight zero get none. Returns the block's weighted log-likelihood (log-sum-
+    exp in float64). log_prob is overwritten; top, total, scale: scratch of ROWS.
+    """
+    n_components = log_prob.shape[0]
+    for i in range(ROWS):
+        scale[i] = row_weight(sample_weight, i0 + i) if i < n_block else 0.0
+        top[i] = -np.inf
+    if row_label.shape[0] != 0:
+        for i in range(n_block):
+            label = row_label[i0 + i]
+            if label >= 0:
+                for k in range(n_components):
+                    if component_class[k] != label:
+                        log_prob[k, i] = -np.inf
+    for k in range(n_components):
+        lp = log_prob[k]
+        for i in range(ROWS):
+            top[i] = max(top[i], lp[i])
+    for i in range(ROWS):
+        total[i] = 0.0
+        if top[i] == -np.inf:  # no allowed component: zero responsibilities
+            top[i] = np.inf
+    for k in range(n_components):
+        lp = log_prob[k]
+        for i in range(ROWS):
+            x = lp[i] - top[i]
+            e = exp_nonpositive(max(x, NEGLIGIBLE_LOG_RESP))
+            e = e if x >= NEGLIGIBLE_LOG_RESP else 0.0
+            lp[i] = e
+            total[i] += e
+    log_lik = 0.0
+    for i in range(ROWS):
+        w = scale[i]
+        if w != 0.0:
+            if total[i] > 0.0:
+                log_lik += w * (top[i] + math.log(total[i]))
+                scale[i] = w / total[i]
+            else:
+                log_lik += w * -np.inf
+                scale[i] = 0.0
+    for k in range(n_components):
+        lp = log_prob[k]
+        wrk = wr[k]
+        block_nk = 0.0
+        n_used = 0
+        for i in range(ROWS):
+            v = lp[i] * scale[i]
+            block_nk += v
+            keep = v >= negligible
+            wrk[i] = v if keep else 0.0
+            n_used += keep
+        nk[k] += block_nk
+        used[k] = n_used > 0
+    return log_lik
+
+
 # Rows per inner block of the fused pass: a compile-time constant so that the
 # row loops have a fixed trip count and vectorise without remainders.
 BLOCK = 32
@@ -134,6 +210,40 @@ def centre_block(xt, mean, xc):
         m = mean[d]
         for i in range(BLOCK):
             xc[d, i] = xt[d, i] - m
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def centre_of_means(means):
+    """The unweighted centre of the means (float64): the kernels subtract it from every
+    row once (in float64) and then work on offsets from it, so data far from the
+    origin loses nothing when the offsets are rounded to float32."""
+    n_components, n_features = means.shape
+    centre = np.zeros(n_features)
+    for k in range(n_components):
+        for d in range(n_features):
+            centre[d] += means[k, d]
+    for d in range(n_features):
+        centre[d] /= n_components
+    return centre
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def load_centred_block(X, i0, n_block, centre, yt):
+    """yt[d, i] = X[i0 + i, d] - centre[d] (subtracted in float64, stored in yt's dtype)
+    for a transposed block of yt.shape[1] rows. Columns past n_block, and feature rows
+    past X's (padding), are zero; the caller gives such rows zero weight."""
+    n_features = X.shape[1]
+    n_padded, n_cols = yt.shape
+    for i in range(n_block):
+        x = X[i0 + i]
+        for d in range(n_features):
+            yt[d, i] = np.float64(x[d]) - centre[d]
+    for i in range(n_block, n_cols):
+        for d in range(n_features):
+            yt[d, i] = 0.0
+    for d in range(n_features, n_padded):
+        for i in range(n_cols):
+            yt[d, i] = 0.0
 
 
 @njit(cache=True, fastmath=FASTMATH)
