@@ -83,10 +83,16 @@ NEGLIGIBLE_LOG_RESP = -690.0
 # Rows per block of the row-innermost passes (diag, spherical, tied): the moment sums
 # over a block end in horizontal adds, so a long block makes them rare. A compile-time
 # constant, like BLOCK.
+#
+# Helpers whose loops are reassociated reductions are inline="always" (compiled inside
+# each kernel). A call LLVM does not inline runs, in the process that compiled it, the
+# callee's own compile, but after a load from Numba's cache the kernel's linked and
+# re-optimised copy of it: the sums were measured to differ in their last bits, so a
+# fit's first run and later runs gave different results.
 ROWS = 128
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, inline="always")
 def normalize_block(log_prob, sample_weight, row_label, i0, n_block, component_class,
                     negligible, top, total, scale, nk, wr, used):
     """Turn a block's weighted log-probabilities (K, ROWS) into weighted responsibilities.

@@ -48,7 +48,7 @@ def _block_log_prob(yt, scale, offset, log_norm, maha, log_prob):
             lp[i] = log_norm[k] - 0.5 * maha[i]
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, inline="always")
 def _add_block_moments(yt, shifted_mean, wr, s1k, s2k):
     """s1k[d] += sum_i wr[i] (yt[d, i] - b[d]), s2k[d] += sum_i wr[i] (yt[d, i] - b[d])^2
     over the block's rows (sums in the working dtype, added into float64)."""
@@ -68,7 +68,7 @@ def _add_block_moments(yt, shifted_mean, wr, s1k, s2k):
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def prepare_scaled(means, scale64, work_of):
+def _prepare_scaled(means, scale64, work_of):
     """The pass's constants in the working dtype (work_of's): the centre c (float64),
     b_k = mu_k - c, p_k and b_k p_k, features padded to a multiple of 4 with zeros."""
     n_components, n_features = means.shape
@@ -87,14 +87,14 @@ def prepare_scaled(means, scale64, work_of):
     return centre, shifted_means, scale, offset
 
 
-@njit(cache=True, fastmath=FASTMATH)
-def accumulate_per_feature(X, sample_weight, row_label, component_class, means, scale64,
-                           log_norm, nk, s1, s2):
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _accumulate_per_feature(X, sample_weight, row_label, component_class, means, scale64,
+                            log_norm, nk, s1, s2):
     """The fused pass with per-feature precisions scale64 (K, D); s2 per feature (K, D).
     Outputs overwritten; returns the weighted log-likelihood."""
     n_rows = X.shape[0]
     n_components = means.shape[0]
-    centre, shifted_means, scale, offset = prepare_scaled(means, scale64, X)
+    centre, shifted_means, scale, offset = _prepare_scaled(means, scale64, X)
     work = X.dtype
     yt = np.empty((scale.shape[1], ROWS), work)
     maha = np.empty(ROWS, work)
@@ -123,15 +123,15 @@ def accumulate_per_feature(X, sample_weight, row_label, component_class, means, 
 @njit(nogil=True, cache=True, fastmath=FASTMATH)
 def accumulate_stats(X, sample_weight, row_label, component_class, means,
                      prec_chol, log_norm, shift, nk, s1, s2):
-    return accumulate_per_feature(X, sample_weight, row_label, component_class, means,
-                                  prec_chol, log_norm, nk, s1, s2)
+    return _accumulate_per_feature(X, sample_weight, row_label, component_class, means,
+                                   prec_chol, log_norm, nk, s1, s2)
 
 
-@njit(cache=True, fastmath=FASTMATH)
-def log_prob_per_feature(X, means, scale64, log_norm, out):
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _log_prob_per_feature(X, means, scale64, log_norm, out):
     """out[i, k] for every row of X: the pass's blocked E-step (prediction)."""
     n_rows = X.shape[0]
-    centre, _, scale, offset = prepare_scaled(means, scale64, X)
+    centre, _, scale, offset = _prepare_scaled(means, scale64, X)
     yt = np.empty((scale.shape[1], ROWS), X.dtype)
     maha = np.empty(ROWS, X.dtype)
     log_prob = np.empty((means.shape[0], ROWS))
@@ -146,4 +146,4 @@ def log_prob_per_feature(X, means, scale64, log_norm, out):
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH)
 def weighted_log_prob(X, means, prec_chol, log_norm, out):
-    log_prob_per_feature(X, means, prec_chol, log_norm, out)
+    _log_prob_per_feature(X, means, prec_chol, log_norm, out)

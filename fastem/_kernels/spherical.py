@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit
 
 from .._config import FASTMATH
-from .diag import accumulate_per_feature, log_prob_per_feature
+from .diag import _accumulate_per_feature, _log_prob_per_feature
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -27,9 +27,9 @@ def accumulate_stats(X, sample_weight, row_label, component_class, means,
                      prec_chol, log_norm, shift, nk, s1, s2):
     n_components, n_features = means.shape
     s2_per_feature = np.empty((n_components, n_features))
-    log_lik = accumulate_per_feature(X, sample_weight, row_label, component_class, means,
-                                     _per_feature(prec_chol, n_features), log_norm, nk, s1,
-                                     s2_per_feature)
+    log_lik = _accumulate_per_feature(X, sample_weight, row_label, component_class, means,
+                                      _per_feature(prec_chol, n_features), log_norm, nk, s1,
+                                      s2_per_feature)
     for k in range(n_components):
         s2[k] = s2_per_feature[k].sum()
     return log_lik
@@ -37,4 +37,4 @@ def accumulate_stats(X, sample_weight, row_label, component_class, means,
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH)
 def weighted_log_prob(X, means, prec_chol, log_norm, out):
-    log_prob_per_feature(X, means, _per_feature(prec_chol, means.shape[1]), log_norm, out)
+    _log_prob_per_feature(X, means, _per_feature(prec_chol, means.shape[1]), log_norm, out)
