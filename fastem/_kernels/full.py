@@ -23,25 +23,6 @@ from ._common import (BLOCK, centre_block, load_block, negligible_weight, normal
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _centre_and_log_prob(x, means, prec_chol, log_norm, xc, y, log_prob):
-    """Row-at-a-time log-probabilities (prediction): log_norm[k] - |(x - mu_k) U_k|^2 / 2."""
-    n_components, n_features = means.shape
-    for k in range(n_components):
-        for d in range(n_features):
-            xc[k, d] = x[d] - means[k, d]
-            y[d] = 0.0
-        # y = xc U with U upper triangular: row l of U touches columns j >= l.
-        for l in range(n_features):
-            a = xc[k, l]
-            for j in range(l, n_features):
-                y[j] += a * prec_chol[k, l, j]
-        maha = 0.0
-        for d in range(n_features):
-            maha += y[d] * y[d]
-        log_prob[k] = log_norm[k] - 0.5 * maha
-
-
-@njit(cache=True, fastmath=FASTMATH)
 def _block_maha(xc, prec_chol, t, maha):
     """maha[i] = |xc[:, i] U|^2 for one component's centred, transposed block.
 
@@ -146,6 +127,32 @@ def _add_tile_row(row, j0, c0, c1, c2, c3, c4, c5, c6, c7):
     row[j0 + 7] += c7
 
 
+@njit(cache=True, fastmath=FASTMATH)
+def _padded_prec_chol(prec_chol, work_of):
+    """U in the working dtype (work_of's), padded with zero features to a multiple of 8:
+    tiles need no remainders. Only the upper triangle is copied: the E-step tiles read
+    zeros below it."""
+    n_components, n_features = prec_chol.shape[0], prec_chol.shape[1]
+    n_padded = (n_features + 7) // 8 * 8
+    prec_chol_w = np.zeros((n_components, n_padded, n_padded), work_of.dtype)
+    for k in range(n_components):
+        for l in range(n_features):
+            for j in range(l, n_features):
+                prec_chol_w[k, l, j] = prec_chol[k, l, j]
+    return prec_chol_w
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _block_log_prob(xt, means, prec_chol_w, log_norm, xc, t, maha, log_prob):
+    """The block's E-step: xc[k] = the rows centred on mu_k (float64, rounded to the
+    working dtype), log_prob[i, k] = log_norm[k] - |xc[k][:, i] U_k|^2 / 2."""
+    for k in range(means.shape[0]):
+        centre_block(xt, means[k], xc[k])
+        _block_maha(xc[k], prec_chol_w[k], t, maha)
+        for i in range(BLOCK):
+            log_prob[i, k] = log_norm[k] - 0.5 * maha[i]
+
+
 @njit(nogil=True, cache=True, fastmath=FASTMATH)
 def accumulate_stats(X, sample_weight, row_label, component_class, means,
                      prec_chol, log_norm, shift, nk, s1, s2):
@@ -196,15 +203,9 @@ def _accumulate(X, sample_weight, row_label, component_class, means, prec_chol, 
     on rows centred in float64; queue sums, log-sum-exp and totals are float64."""
     n_rows = X.shape[0]
     n_components, n_features = means.shape
-    n_padded = (n_features + 7) // 8 * 8
+    prec_chol_w = _padded_prec_chol(prec_chol, X)
+    n_padded = prec_chol_w.shape[1]
     work = X.dtype
-    # U and the centred blocks padded with zero features: tiles need no remainders.
-    # Only U's upper triangle is copied: the E-step tiles read zeros below it.
-    prec_chol_w = np.zeros((n_components, n_padded, n_padded), work)
-    for k in range(n_components):
-        for l in range(n_features):
-            for j in range(l, n_features):
-                prec_chol_w[k, l, j] = prec_chol[k, l, j]
     xt = np.empty((n_features, BLOCK))
     xc = np.zeros((n_components, n_padded, BLOCK), work)
     t = np.empty((4, BLOCK), work)
@@ -223,11 +224,7 @@ def _accumulate(X, sample_weight, row_label, component_class, means, prec_chol, 
     for i0 in range(0, n_rows, BLOCK):
         n_block = min(BLOCK, n_rows - i0)
         load_block(X, i0, n_block, xt)
-        for k in range(n_components):
-            centre_block(xt, means[k], xc[k])
-            _block_maha(xc[k], prec_chol_w[k], t, maha)
-            for i in range(BLOCK):
-                log_prob[i, k] = log_norm[k] - 0.5 * maha[i]
+        _block_log_prob(xt, means, prec_chol_w, log_norm, xc, t, maha, log_prob)
         wr[:] = 0.0
         for i in range(n_block):
             w = row_weight(sample_weight, i0 + i)
@@ -257,7 +254,17 @@ def _accumulate(X, sample_weight, row_label, component_class, means, prec_chol, 
 @njit(nogil=True, cache=True, fastmath=FASTMATH)
 def weighted_log_prob(X, means, prec_chol, log_norm, out):
     n_components, n_features = means.shape
-    xc = np.empty((n_components, n_features))
-    y = np.empty(n_features)
-    for i in range(X.shape[0]):
-        _centre_and_log_prob(X[i], means, prec_chol, log_norm, xc, y, out[i])
+    prec_chol_w = _padded_prec_chol(prec_chol, X)
+    work = X.dtype
+    xt = np.empty((n_features, BLOCK))
+    xc = np.zeros((n_components, prec_chol_w.shape[1], BLOCK), work)
+    t = np.empty((4, BLOCK), work)
+    maha = np.empty(BLOCK, work)
+    log_prob = np.empty((BLOCK, n_components))
+    for i0 in range(0, X.shape[0], BLOCK):
+        n_block = min(BLOCK, X.shape[0] - i0)
+        load_block(X, i0, n_block, xt)
+        _block_log_prob(xt, means, prec_chol_w, log_norm, xc, t, maha, log_prob)
+        for i in range(n_block):
+            for k in range(n_components):
+                out[i0 + i, k] = log_prob[i, k]
