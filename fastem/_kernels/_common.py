@@ -164,15 +164,17 @@ BLOCK = 32
 
 @njit(cache=True, fastmath=FASTMATH)
 def load_block(X, i0, n_block, xt):
-    """Copy rows i0 .. i0+n_block of X, transposed, into xt (features x BLOCK), in float64.
+    """Copy rows i0 .. i0+n_block of X, transposed, into xt (features x block rows), in
+    xt's dtype.
 
-    Columns past n_block are zeroed; the caller gives those rows zero weight.
+    Columns past n_block are zeroed; the caller gives those rows zero weight. Rows of xt
+    past X's features are not touched.
     """
     n_features = X.shape[1]
     for i in range(n_block):
         for d in range(n_features):
             xt[d, i] = X[i0 + i, d]
-    for i in range(n_block, BLOCK):
+    for i in range(n_block, xt.shape[1]):
         for d in range(n_features):
             xt[d, i] = 0.0
 

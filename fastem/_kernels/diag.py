@@ -4,44 +4,48 @@ Statistics per component k, centred on the current mean mu_k:
 ``nk[k] = sum w r``, ``s1[k] = sum w r (x - mu_k)``, ``s2[k] = sum w r (x - mu_k)^2``
 (per feature, shape (K, D)).
 
-The pass (shared with 'spherical', whose precisions are the same per feature):
-each block of ROWS rows is centred once, in float64, on the centre c of the
-means and stored in X's dtype (float32 X then runs every product in float32,
-twice the SIMD lanes). Per component, with b_k = mu_k - c in X's dtype, the
-E-step is ((y - b_k) p_k)^2 = (y p_k - b_k p_k)^2 (two FMAs per feature and
-row) and the moments are sums over the block's rows of w r (y - b_k) and
-w r (y - b_k)^2, added into float64 totals. The error of a centred value is
-a rounding of X's dtype times |x - c| + |mu_k - c| (the spread of the means,
-not the distance from the origin). Log-sum-exp and totals are float64.
+The pass (shared with 'spherical', whose precisions are the same per feature)
+reads blocks of ROWS rows in X's dtype, transposed: float32 X runs every
+product in float32 (twice the SIMD lanes) and is never converted. The mean is
+split, mu_k = m_k + l_k with m_k = mu_k rounded to X's dtype (float64 X: l_k = 0),
+so that x - m_k is exact for data far from the origin (Sterbenz) and
+x - mu_k is as accurate as a float64 subtraction rounded to float32:
+E-step ((x - m_k) p_k - l_k p_k)^2 (no reassociation there: it would merge
+m_k and l_k); moments sum w r (x - m_k) and w r (x - m_k)^2 over a block in X's
+dtype, moved onto mu_k in float64 (l_k <= 3e-8 |mu_k|, so the shift cancels
+little). Log-sum-exp and totals are float64.
 """
 import numpy as np
 from numba import njit
 
 from .._config import FASTMATH
-from ._common import (ROWS, centre_of_means, load_centred_block, negligible_weight,
-                      normalize_block)
+from ._common import ROWS, load_block, negligible_weight, normalize_block
+
+# The E-step and centring keep their written order (see the module docstring).
+ORDERED_MATH = FASTMATH - {"reassoc"}
 
 
-@njit(cache=True, fastmath=FASTMATH)
-def _block_log_prob(yt, scale, offset, log_norm, maha, log_prob):
-    """log_prob[k, i] = log_norm[k] - sum_d (yt[d, i] scale[k, d] - offset[k, d])^2 / 2.
+@njit(cache=True, fastmath=ORDERED_MATH)
+def _block_log_prob(xt, mean_w, scale, offset, log_norm, maha, log_prob):
+    """log_prob[k, i] = log_norm[k] - sum_d ((xt[d, i] - m[k, d]) p[k, d] - o[k, d])^2 / 2.
 
-    Features padded to a multiple of 4 (scale and offset zero there); four features
-    per sweep over maha: one load/store of maha per eight FMAs.
+    Features padded to a multiple of 4 (zeros everywhere); four features per sweep
+    over maha: one load/store of maha per twelve operations.
     """
-    n_padded = yt.shape[0]
+    n_padded = xt.shape[0]
     for k in range(scale.shape[0]):
-        p, o = scale[k], offset[k]
+        m, p, o = mean_w[k], scale[k], offset[k]
         maha[:] = 0.0
         for d in range(0, n_padded, 4):
+            m0, m1, m2, m3 = m[d], m[d + 1], m[d + 2], m[d + 3]
             p0, p1, p2, p3 = p[d], p[d + 1], p[d + 2], p[d + 3]
             o0, o1, o2, o3 = o[d], o[d + 1], o[d + 2], o[d + 3]
-            y0, y1, y2, y3 = yt[d], yt[d + 1], yt[d + 2], yt[d + 3]
+            x0, x1, x2, x3 = xt[d], xt[d + 1], xt[d + 2], xt[d + 3]
             for i in range(ROWS):
-                t0 = y0[i] * p0 - o0
-                t1 = y1[i] * p1 - o1
-                t2 = y2[i] * p2 - o2
-                t3 = y3[i] * p3 - o3
+                t0 = (x0[i] - m0) * p0 - o0
+                t1 = (x1[i] - m1) * p1 - o1
+                t2 = (x2[i] - m2) * p2 - o2
+                t3 = (x3[i] - m3) * p3 - o3
                 maha[i] += (t0 * t0 + t1 * t1) + (t2 * t2 + t3 * t3)
         lp = log_prob[k]
         for i in range(ROWS):
@@ -49,42 +53,47 @@ def _block_log_prob(yt, scale, offset, log_norm, maha, log_prob):
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
-def _add_block_moments(yt, shifted_mean, wr, s1k, s2k):
-    """s1k[d] += sum_i wr[i] (yt[d, i] - b[d]), s2k[d] += sum_i wr[i] (yt[d, i] - b[d])^2
-    over the block's rows (sums in the working dtype, added into float64)."""
+def _add_block_moments(xt, mean_w, mean_lo, wr, s1k, s2k):
+    """Moments of the block's rows with weights wr about mu = m + l, added to s1k, s2k:
+    sums of w (x - m) and w (x - m)^2 in the working dtype, moved onto mu in float64."""
     zero = wr[0] - wr[0]
+    total_w = zero
+    for i in range(ROWS):
+        total_w += wr[i]
     for d in range(s1k.shape[0]):
-        y = yt[d]
-        b = shifted_mean[d]
+        x = xt[d]
+        m = mean_w[d]
         t1 = zero
         t2 = zero
         for i in range(ROWS):
-            xc = y[i] - b
+            xc = x[i] - m
             a = wr[i] * xc
             t1 += a
             t2 += a * xc
-        s1k[d] += t1
-        s2k[d] += t2
+        lo = mean_lo[d]
+        s1k[d] += t1 - lo * total_w
+        s2k[d] += t2 - lo * (2.0 * t1 - lo * total_w)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=ORDERED_MATH)
 def _prepare_scaled(means, scale64, work_of):
-    """The pass's constants in the working dtype (work_of's): the centre c (float64),
-    b_k = mu_k - c, p_k and b_k p_k, features padded to a multiple of 4 with zeros."""
+    """The pass's constants: m_k (working dtype, work_of's), l_k = mu_k - m_k (float64),
+    p_k and l_k p_k (working dtype), features padded to a multiple of 4 with zeros."""
     n_components, n_features = means.shape
     n_padded = (n_features + 3) // 4 * 4
     work = work_of.dtype
-    centre = centre_of_means(means)
-    shifted_means = np.zeros((n_components, n_padded), work)
+    mean_w = np.zeros((n_components, n_padded), work)
+    mean_lo = np.zeros((n_components, n_padded))
     scale = np.zeros((n_components, n_padded), work)
     offset = np.zeros((n_components, n_padded), work)
     for k in range(n_components):
         for d in range(n_features):
-            b = means[k, d] - centre[d]
-            shifted_means[k, d] = b
+            mean_w[k, d] = means[k, d]
+            lo = means[k, d] - np.float64(mean_w[k, d])
+            mean_lo[k, d] = lo
             scale[k, d] = scale64[k, d]
-            offset[k, d] = b * scale64[k, d]
-    return centre, shifted_means, scale, offset
+            offset[k, d] = lo * scale64[k, d]
+    return mean_w, mean_lo, scale, offset
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
@@ -94,9 +103,9 @@ def _accumulate_per_feature(X, sample_weight, row_label, component_class, means,
     Outputs overwritten; returns the weighted log-likelihood."""
     n_rows = X.shape[0]
     n_components = means.shape[0]
-    centre, shifted_means, scale, offset = _prepare_scaled(means, scale64, X)
+    mean_w, mean_lo, scale, offset = _prepare_scaled(means, scale64, X)
     work = X.dtype
-    yt = np.empty((scale.shape[1], ROWS), work)
+    xt = np.zeros((scale.shape[1], ROWS), work)  # padding features stay zero
     maha = np.empty(ROWS, work)
     log_prob = np.empty((n_components, ROWS))
     top, total, scratch = np.empty(ROWS), np.empty(ROWS), np.empty(ROWS)
@@ -109,14 +118,14 @@ def _accumulate_per_feature(X, sample_weight, row_label, component_class, means,
     log_lik = 0.0
     for i0 in range(0, n_rows, ROWS):
         n_block = min(ROWS, n_rows - i0)
-        load_centred_block(X, i0, n_block, centre, yt)
-        _block_log_prob(yt, scale, offset, log_norm, maha, log_prob)
+        load_block(X, i0, n_block, xt)
+        _block_log_prob(xt, mean_w, scale, offset, log_norm, maha, log_prob)
         log_lik += normalize_block(log_prob, sample_weight, row_label, i0, n_block,
                                    component_class, negligible, top, total, scratch, nk, wr,
                                    used)
         for k in range(n_components):
             if used[k]:
-                _add_block_moments(yt, shifted_means[k], wr[k], s1[k], s2[k])
+                _add_block_moments(xt, mean_w[k], mean_lo[k], wr[k], s1[k], s2[k])
     return log_lik
 
 
@@ -131,14 +140,14 @@ def accumulate_stats(X, sample_weight, row_label, component_class, means,
 def _log_prob_per_feature(X, means, scale64, log_norm, out):
     """out[i, k] for every row of X: the pass's blocked E-step (prediction)."""
     n_rows = X.shape[0]
-    centre, _, scale, offset = _prepare_scaled(means, scale64, X)
-    yt = np.empty((scale.shape[1], ROWS), X.dtype)
+    mean_w, _, scale, offset = _prepare_scaled(means, scale64, X)
+    xt = np.zeros((scale.shape[1], ROWS), X.dtype)
     maha = np.empty(ROWS, X.dtype)
     log_prob = np.empty((means.shape[0], ROWS))
     for i0 in range(0, n_rows, ROWS):
         n_block = min(ROWS, n_rows - i0)
-        load_centred_block(X, i0, n_block, centre, yt)
-        _block_log_prob(yt, scale, offset, log_norm, maha, log_prob)
+        load_block(X, i0, n_block, xt)
+        _block_log_prob(xt, mean_w, scale, offset, log_norm, maha, log_prob)
         for i in range(n_block):
             for k in range(means.shape[0]):
                 out[i0 + i, k] = log_prob[k, i]
