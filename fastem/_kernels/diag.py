@@ -18,14 +18,11 @@ little). Log-sum-exp and totals are float64.
 import numpy as np
 from numba import njit
 
-from .._config import FASTMATH
-from ._common import ROWS, load_block, negligible_weight, normalize_block
-
-# The E-step and centring keep their written order (see the module docstring).
-ORDERED_MATH = FASTMATH - {"reassoc"}
+from .._config import FASTMATH, ORDERED_FASTMATH
+from ._common import ROWS, load_block, negligible_weight, normalize_block, split_means
 
 
-@njit(cache=True, fastmath=ORDERED_MATH)
+@njit(cache=True, fastmath=ORDERED_FASTMATH)
 def _block_log_prob(xt, mean_w, scale, offset, log_norm, maha, log_prob):
     """log_prob[k, i] = log_norm[k] - sum_d ((xt[d, i] - m[k, d]) p[k, d] - o[k, d])^2 / 2.
 
@@ -75,24 +72,20 @@ def _add_block_moments(xt, mean_w, mean_lo, wr, s1k, s2k):
         s2k[d] += t2 - lo * (2.0 * t1 - lo * total_w)
 
 
-@njit(cache=True, fastmath=ORDERED_MATH)
+@njit(cache=True, fastmath=FASTMATH)
 def _prepare_scaled(means, scale64, work_of):
-    """The pass's constants: m_k (working dtype, work_of's), l_k = mu_k - m_k (float64),
-    p_k and l_k p_k (working dtype), features padded to a multiple of 4 with zeros."""
+    """The pass's constants: mu_k = m_k + l_k split (m_k in the working dtype, work_of's;
+    l_k float64), p_k and l_k p_k in the working dtype, features padded to a multiple
+    of 4 with zeros."""
     n_components, n_features = means.shape
     n_padded = (n_features + 3) // 4 * 4
-    work = work_of.dtype
-    mean_w = np.zeros((n_components, n_padded), work)
-    mean_lo = np.zeros((n_components, n_padded))
-    scale = np.zeros((n_components, n_padded), work)
-    offset = np.zeros((n_components, n_padded), work)
+    mean_w, mean_lo = split_means(means, n_padded, work_of)
+    scale = np.zeros((n_components, n_padded), work_of.dtype)
+    offset = np.zeros((n_components, n_padded), work_of.dtype)
     for k in range(n_components):
         for d in range(n_features):
-            mean_w[k, d] = means[k, d]
-            lo = means[k, d] - np.float64(mean_w[k, d])
-            mean_lo[k, d] = lo
             scale[k, d] = scale64[k, d]
-            offset[k, d] = lo * scale64[k, d]
+            offset[k, d] = mean_lo[k, d] * scale64[k, d]
     return mean_w, mean_lo, scale, offset
 
 

@@ -5,10 +5,12 @@ Statistics per component k, centred on the current mean mu_k:
 ``s2[k] = sum w r (x - mu_k)(x - mu_k)^T`` (upper triangle only; the driver
 mirrors it).
 
-The pass, per block of BLOCK rows: centre the rows on every mean in float64
-and round them to X's dtype (float32 X then runs its products in float32,
-twice the SIMD lanes); the E-step on those blocks (4 x 4 tiles of U); float64
-responsibilities; then the moments of each component's rows with weight,
+The pass, per block of BLOCK rows read in X's dtype: centre the rows on every
+mean, split as mu_k = m_k + l_k (m_k in X's dtype, see _common.split_means:
+as accurate as a float64 subtraction rounded to X's dtype; float32 X then runs
+all its products in float32, twice the SIMD lanes, and is never converted);
+the E-step on those blocks (4 x 4 tiles of U); float64 responsibilities
+(log-sum-exp over the block's rows, _common.normalize_block); then the moments of each component's rows with weight,
 from the same centred blocks, in 4 x 8 register tiles of the upper triangle,
 over the whole block when most rows carry weight and otherwise through a
 queue of such rows (rows a component does not own cost nothing). Tile sums
@@ -18,8 +20,8 @@ import numpy as np
 from numba import njit
 
 from .._config import FASTMATH
-from ._common import (BLOCK, centre_block, load_block, negligible_weight, normalize_row,
-                      row_label_of, row_weight)
+from ._common import (BLOCK, centre_block, load_block, negligible_weight, normalize_block,
+                      split_means)
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -62,7 +64,7 @@ def _block_maha(xc, prec_chol, t, maha):
 QUEUE = BLOCK
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, inline="always")
 def _add_moments(qx, qw, wx, s1k, s2k):
     """Add the moments of QUEUE queued rows to the float64 totals of one component.
 
@@ -143,14 +145,15 @@ def _padded_prec_chol(prec_chol, work_of):
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _block_log_prob(xt, means, prec_chol_w, log_norm, xc, t, maha, log_prob):
-    """The block's E-step: xc[k] = the rows centred on mu_k (float64, rounded to the
-    working dtype), log_prob[i, k] = log_norm[k] - |xc[k][:, i] U_k|^2 / 2."""
-    for k in range(means.shape[0]):
-        centre_block(xt, means[k], xc[k])
+def _block_log_prob(xt, mean_w, mean_lo, prec_chol_w, log_norm, xc, t, maha, log_prob):
+    """The block's E-step: xc[k] = the rows centred on mu_k = m_k + l_k (split means,
+    working dtype), log_prob[k, i] = log_norm[k] - |xc[k][:, i] U_k|^2 / 2."""
+    for k in range(mean_w.shape[0]):
+        centre_block(xt, mean_w[k], mean_lo[k], xc[k])
         _block_maha(xc[k], prec_chol_w[k], t, maha)
+        lp = log_prob[k]
         for i in range(BLOCK):
-            log_prob[i, k] = log_norm[k] - 0.5 * maha[i]
+            lp[i] = log_norm[k] - 0.5 * maha[i]
 
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH)
@@ -166,7 +169,7 @@ def accumulate_stats(X, sample_weight, row_label, component_class, means,
                        log_norm, nk, s1, s2)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, inline="always")
 def _queue_rows(xc, wr, n_block, active, queue_x, queue_w, queue_n, k, wx, s1k, s2k):
     """Add the moments of the block's rows with weight for component k: a block
     mostly of such rows directly, other rows through the queue (the queue's
@@ -196,22 +199,25 @@ def _queue_rows(xc, wr, n_block, active, queue_x, queue_w, queue_n, k, wx, s1k, 
     queue_n[k] = q + n_active
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, inline="always")
 def _accumulate(X, sample_weight, row_label, component_class, means, prec_chol, log_norm,
                 nk, s1, s2):
-    """The fused pass. Products run in X's dtype (float32 X: twice the SIMD lanes)
-    on rows centred in float64; queue sums, log-sum-exp and totals are float64."""
+    """The fused pass. Products run in X's dtype (float32 X: twice the SIMD lanes) on
+    rows centred on split means; queue sums, log-sum-exp and totals are float64."""
     n_rows = X.shape[0]
     n_components, n_features = means.shape
     prec_chol_w = _padded_prec_chol(prec_chol, X)
     n_padded = prec_chol_w.shape[1]
     work = X.dtype
-    xt = np.empty((n_features, BLOCK))
+    mean_w, mean_lo = split_means(means, n_features, X)
+    mean_lo_w = mean_lo.astype(work)
+    xt = np.empty((n_features, BLOCK), work)
     xc = np.zeros((n_components, n_padded, BLOCK), work)
     t = np.empty((4, BLOCK), work)
     maha = np.empty(BLOCK, work)
-    log_prob = np.empty((BLOCK, n_components))
-    resp = np.empty(n_components)
+    log_prob = np.empty((n_components, BLOCK))
+    top, total, scratch = np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK)
+    used = np.empty(n_components, np.bool_)
     queue_x = np.zeros((n_components, n_padded, QUEUE), work)
     queue_w = np.empty((n_components, QUEUE), work)
     queue_n = np.zeros(n_components, np.int64)
@@ -224,22 +230,14 @@ def _accumulate(X, sample_weight, row_label, component_class, means, prec_chol, 
     for i0 in range(0, n_rows, BLOCK):
         n_block = min(BLOCK, n_rows - i0)
         load_block(X, i0, n_block, xt)
-        _block_log_prob(xt, means, prec_chol_w, log_norm, xc, t, maha, log_prob)
-        wr[:] = 0.0
-        for i in range(n_block):
-            w = row_weight(sample_weight, i0 + i)
-            if w == 0.0:
-                continue
-            log_lik += w * normalize_row(log_prob[i], row_label_of(row_label, i0 + i),
-                                         component_class, resp)
-            for k in range(n_components):
-                wk = w * resp[k]
-                nk[k] += wk
-                if wk >= negligible:
-                    wr[k, i] = wk
+        _block_log_prob(xt, mean_w, mean_lo_w, prec_chol_w, log_norm, xc, t, maha, log_prob)
+        log_lik += normalize_block(log_prob, sample_weight, row_label, i0, n_block,
+                                   component_class, negligible, top, total, scratch, nk, wr,
+                                   used)
         for k in range(n_components):
-            _queue_rows(xc[k], wr[k], n_block, active, queue_x[k], queue_w[k], queue_n, k,
-                        wx, s1[k], s2_padded[k])
+            if used[k]:
+                    _queue_rows(xc[k], wr[k], n_block, active, queue_x[k], queue_w[k], queue_n,
+                            k, wx, s1[k], s2_padded[k])
     for k in range(n_components):
         if queue_n[k] > 0:
             queue_w[k, queue_n[k]:] = 0.0
@@ -256,15 +254,17 @@ def weighted_log_prob(X, means, prec_chol, log_norm, out):
     n_components, n_features = means.shape
     prec_chol_w = _padded_prec_chol(prec_chol, X)
     work = X.dtype
-    xt = np.empty((n_features, BLOCK))
+    mean_w, mean_lo = split_means(means, n_features, X)
+    mean_lo_w = mean_lo.astype(work)
+    xt = np.empty((n_features, BLOCK), work)
     xc = np.zeros((n_components, prec_chol_w.shape[1], BLOCK), work)
     t = np.empty((4, BLOCK), work)
     maha = np.empty(BLOCK, work)
-    log_prob = np.empty((BLOCK, n_components))
+    log_prob = np.empty((n_components, BLOCK))
     for i0 in range(0, X.shape[0], BLOCK):
         n_block = min(BLOCK, X.shape[0] - i0)
         load_block(X, i0, n_block, xt)
-        _block_log_prob(xt, means, prec_chol_w, log_norm, xc, t, maha, log_prob)
+        _block_log_prob(xt, mean_w, mean_lo_w, prec_chol_w, log_norm, xc, t, maha, log_prob)
         for i in range(n_block):
             for k in range(n_components):
-                out[i0 + i, k] = log_prob[i, k]
+                out[i0 + i, k] = log_prob[k, i]

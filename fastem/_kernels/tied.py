@@ -22,7 +22,7 @@ from numba import njit
 from .._config import FASTMATH
 from ._common import (ROWS, centre_of_means, load_centred_block, negligible_weight,
                       normalize_block, row_weight)
-from .diag import ORDERED_MATH, _block_log_prob
+from .diag import _block_log_prob
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -114,7 +114,7 @@ def _add_block_s2(xs, weight, wx, s2_padded):
             r[j0] += c30; r[j0 + 1] += c31; r[j0 + 2] += c32; r[j0 + 3] += c33  # noqa: E702
 
 
-@njit(cache=True, fastmath=ORDERED_MATH)
+@njit(cache=True, fastmath=FASTMATH)
 def _prepare(means, prec_chol, shift):
     """U padded to a multiple of 4 features (zeros), b_k = (mu_k - c) U, a zero rest
     (see diag._block_log_prob) and unit scales."""
