@@ -5,7 +5,7 @@ Statistics per component k, centred on the current mean mu_k:
 (per feature, shape (K, D)).
 
 The pass (shared with 'spherical', whose precisions are the same per feature)
-reads blocks of ROWS rows in X's dtype, transposed: float32 X runs every
+reads blocks of BLOCK rows in X's dtype, transposed: float32 X runs every
 product in float32 (twice the SIMD lanes) and is never converted. The mean is
 split, mu_k = m_k + l_k with m_k = mu_k rounded to X's dtype (float64 X: l_k = 0),
 so that x - m_k is exact for data far from the origin (Sterbenz) and
@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit
 
 from .._config import FASTMATH, ORDERED_FASTMATH
-from ._common import ROWS, load_block, negligible_weight, normalize_block, split_means
+from ._common import BLOCK, load_block, negligible_weight, normalize_block, split_means
 
 
 @njit(cache=True, fastmath=ORDERED_FASTMATH)
@@ -38,14 +38,14 @@ def _block_log_prob(xt, mean_w, scale, offset, log_norm, maha, log_prob):
             p0, p1, p2, p3 = p[d], p[d + 1], p[d + 2], p[d + 3]
             o0, o1, o2, o3 = o[d], o[d + 1], o[d + 2], o[d + 3]
             x0, x1, x2, x3 = xt[d], xt[d + 1], xt[d + 2], xt[d + 3]
-            for i in range(ROWS):
+            for i in range(BLOCK):
                 t0 = (x0[i] - m0) * p0 - o0
                 t1 = (x1[i] - m1) * p1 - o1
                 t2 = (x2[i] - m2) * p2 - o2
                 t3 = (x3[i] - m3) * p3 - o3
                 maha[i] += (t0 * t0 + t1 * t1) + (t2 * t2 + t3 * t3)
         lp = log_prob[k]
-        for i in range(ROWS):
+        for i in range(BLOCK):
             lp[i] = log_norm[k] - 0.5 * maha[i]
 
 
@@ -55,14 +55,14 @@ def _add_block_moments(xt, mean_w, mean_lo, wr, s1k, s2k):
     sums of w (x - m) and w (x - m)^2 in the working dtype, moved onto mu in float64."""
     zero = wr[0] - wr[0]
     total_w = zero
-    for i in range(ROWS):
+    for i in range(BLOCK):
         total_w += wr[i]
     for d in range(s1k.shape[0]):
         x = xt[d]
         m = mean_w[d]
         t1 = zero
         t2 = zero
-        for i in range(ROWS):
+        for i in range(BLOCK):
             xc = x[i] - m
             a = wr[i] * xc
             t1 += a
@@ -98,19 +98,19 @@ def _accumulate_per_feature(X, sample_weight, row_label, component_class, means,
     n_components = means.shape[0]
     mean_w, mean_lo, scale, offset = _prepare_scaled(means, scale64, X)
     work = X.dtype
-    xt = np.zeros((scale.shape[1], ROWS), work)  # padding features stay zero
-    maha = np.empty(ROWS, work)
-    log_prob = np.empty((n_components, ROWS))
-    top, total, scratch = np.empty(ROWS), np.empty(ROWS), np.empty(ROWS)
-    wr = np.empty((n_components, ROWS), work)
+    xt = np.zeros((scale.shape[1], BLOCK), work)  # padding features stay zero
+    maha = np.empty(BLOCK, work)
+    log_prob = np.empty((n_components, BLOCK))
+    top, total, scratch = np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK)
+    wr = np.empty((n_components, BLOCK), work)
     used = np.empty(n_components, np.bool_)
     negligible = negligible_weight(X)
     nk[:] = 0.0
     s1[:] = 0.0
     s2[:] = 0.0
     log_lik = 0.0
-    for i0 in range(0, n_rows, ROWS):
-        n_block = min(ROWS, n_rows - i0)
+    for i0 in range(0, n_rows, BLOCK):
+        n_block = min(BLOCK, n_rows - i0)
         load_block(X, i0, n_block, xt)
         _block_log_prob(xt, mean_w, scale, offset, log_norm, maha, log_prob)
         log_lik += normalize_block(log_prob, sample_weight, row_label, i0, n_block,
@@ -134,11 +134,11 @@ def _log_prob_per_feature(X, means, scale64, log_norm, out):
     """out[i, k] for every row of X: the pass's blocked E-step (prediction)."""
     n_rows = X.shape[0]
     mean_w, _, scale, offset = _prepare_scaled(means, scale64, X)
-    xt = np.zeros((scale.shape[1], ROWS), X.dtype)
-    maha = np.empty(ROWS, X.dtype)
-    log_prob = np.empty((means.shape[0], ROWS))
-    for i0 in range(0, n_rows, ROWS):
-        n_block = min(ROWS, n_rows - i0)
+    xt = np.zeros((scale.shape[1], BLOCK), X.dtype)
+    maha = np.empty(BLOCK, X.dtype)
+    log_prob = np.empty((means.shape[0], BLOCK))
+    for i0 in range(0, n_rows, BLOCK):
+        n_block = min(BLOCK, n_rows - i0)
         load_block(X, i0, n_block, xt)
         _block_log_prob(xt, mean_w, scale, offset, log_norm, maha, log_prob)
         for i in range(n_block):

@@ -6,7 +6,7 @@ chosen by the driver):
 ``s2 = sum w (x - c)(x - c)^T`` (D, D, upper triangle only; the driver mirrors
 it; responsibilities sum to one per row).
 
-The pass, per block of ROWS rows, all in float64: x - c (float32 X is read
+The pass, per block of BLOCK rows, all in float64: x - c (float32 X is read
 as it is and widened here); y = (x - c) U once per row (4 x 4 tiles of U in
 locals); per component (x - mu_k) U = y - b_k with b_k = (mu_k - c) U, a few
 operations per feature; s1 and s2 (upper 4 x 4 tiles) are block products with
@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit
 
 from .._config import FASTMATH
-from ._common import (ROWS, centre_of_means, load_centred_block, negligible_weight,
+from ._common import (BLOCK, centre_of_means, load_centred_block, negligible_weight,
                       normalize_block, row_weight)
 from .diag import _block_log_prob
 
@@ -47,7 +47,7 @@ def _block_product(xs, prec_chol_w, yt):
             u10, u11, u12, u13 = u1[j0], u1[j0 + 1], u1[j0 + 2], u1[j0 + 3]
             u20, u21, u22, u23 = u2[j0], u2[j0 + 1], u2[j0 + 2], u2[j0 + 3]
             u30, u31, u32, u33 = u3[j0], u3[j0 + 1], u3[j0 + 2], u3[j0 + 3]
-            for i in range(ROWS):
+            for i in range(BLOCK):
                 a0, a1, a2, a3 = x0[i], x1[i], x2[i], x3[i]
                 t0[i] += (u00 * a0 + u10 * a1) + (u20 * a2 + u30 * a3)
                 t1[i] += (u01 * a0 + u11 * a1) + (u21 * a2 + u31 * a3)
@@ -68,7 +68,7 @@ def _add_block_s1(xs, wr, used, s1):
         for d in range(n_features):
             x = xs[d]
             total = zero
-            for i in range(ROWS):
+            for i in range(BLOCK):
                 total += w[i] * x[i]
             s1k[d] += total
 
@@ -83,7 +83,7 @@ def _add_block_s2(xs, weight, wx, s2_padded):
     for d in range(n_padded):
         x = xs[d]
         wxd = wx[d]
-        for i in range(ROWS):
+        for i in range(BLOCK):
             wxd[i] = weight[i] * x[i]
     zero = wx[0, 0] - wx[0, 0]
     for l0 in range(0, n_padded, 4):
@@ -94,7 +94,7 @@ def _add_block_s2(xs, weight, wx, s2_padded):
             c10 = c11 = c12 = c13 = zero
             c20 = c21 = c22 = c23 = zero
             c30 = c31 = c32 = c33 = zero
-            for i in range(ROWS):
+            for i in range(BLOCK):
                 z0, z1, z2, z3 = y0[i], y1[i], y2[i], y3[i]
                 b = a0[i]
                 c00 += b * z0; c01 += b * z1; c02 += b * z2; c03 += b * z3  # noqa: E702
@@ -144,22 +144,22 @@ def accumulate_stats(X, sample_weight, row_label, component_class, means,
     n_components, n_features = means.shape
     prec_chol_w, shifted_means_u, rest, unit = _prepare(means, prec_chol, shift)
     n_padded = prec_chol_w.shape[0]
-    xs = np.empty((n_padded, ROWS))
-    yt = np.empty((n_padded, ROWS))
-    wx = np.empty((n_padded, ROWS))
-    maha = np.empty(ROWS)
-    log_prob = np.empty((n_components, ROWS))
-    top, total, scratch = np.empty(ROWS), np.empty(ROWS), np.empty(ROWS)
-    weight = np.empty(ROWS)
-    wr = np.empty((n_components, ROWS))
+    xs = np.empty((n_padded, BLOCK))
+    yt = np.empty((n_padded, BLOCK))
+    wx = np.empty((n_padded, BLOCK))
+    maha = np.empty(BLOCK)
+    log_prob = np.empty((n_components, BLOCK))
+    top, total, scratch = np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK)
+    weight = np.empty(BLOCK)
+    wr = np.empty((n_components, BLOCK))
     used = np.empty(n_components, np.bool_)
     s2_padded = np.zeros((n_padded, n_padded))
     negligible = negligible_weight(xs)
     nk[:] = 0.0
     s1[:] = 0.0
     log_lik = 0.0
-    for i0 in range(0, n_rows, ROWS):
-        n_block = min(ROWS, n_rows - i0)
+    for i0 in range(0, n_rows, BLOCK):
+        n_block = min(BLOCK, n_rows - i0)
         load_centred_block(X, i0, n_block, shift, xs)
         _block_product(xs, prec_chol_w, yt)
         _block_log_prob(yt, shifted_means_u, unit, rest, log_norm, maha, log_prob)
@@ -167,7 +167,7 @@ def accumulate_stats(X, sample_weight, row_label, component_class, means,
                                    component_class, negligible, top, total, scratch, nk, wr,
                                    used)
         _add_block_s1(xs, wr, used, s1)
-        for i in range(ROWS):  # s2 takes each row's whole weight (rows past the block: none)
+        for i in range(BLOCK):  # s2 takes each row's whole weight (rows past the block: none)
             weight[i] = row_weight(sample_weight, i0 + i) if i < n_block else 0.0
         _add_block_s2(xs, weight, wx, s2_padded)
     for l in range(n_features):
@@ -182,12 +182,12 @@ def weighted_log_prob(X, means, prec_chol, log_norm, out):
     n_components = means.shape[0]
     shift = centre_of_means(means)
     prec_chol_w, shifted_means_u, rest, unit = _prepare(means, prec_chol, shift)
-    xs = np.empty((prec_chol_w.shape[0], ROWS))
+    xs = np.empty((prec_chol_w.shape[0], BLOCK))
     yt = np.empty_like(xs)
-    maha = np.empty(ROWS)
-    log_prob = np.empty((n_components, ROWS))
-    for i0 in range(0, n_rows, ROWS):
-        n_block = min(ROWS, n_rows - i0)
+    maha = np.empty(BLOCK)
+    log_prob = np.empty((n_components, BLOCK))
+    for i0 in range(0, n_rows, BLOCK):
+        n_block = min(BLOCK, n_rows - i0)
         load_centred_block(X, i0, n_block, shift, xs)
         _block_product(xs, prec_chol_w, yt)
         _block_log_prob(yt, shifted_means_u, unit, rest, log_norm, maha, log_prob)
