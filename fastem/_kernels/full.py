@@ -176,25 +176,29 @@ def accumulate_stats(X, sample_weight, row_label, component_class, means,
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
-def _queue_rows(xc, wr, n_block, active, queue_x, queue_w, queue_n, k, wx, s1k, s2k):
+def _queue_rows(xc, wr, n_block, active, queue_x, queue_w, queue_n, k, wx, s1k, s2k,
+                finish):
     """Add the moments of the block's rows with weight for component k: a block
     mostly of such rows directly, other rows through the queue (the queue's
-    moments added first when they would not fit). Copies go feature by feature."""
+    moments added first when they would not fit); finish: add what the queue
+    holds. Copies go feature by feature. One call of the (inlined, large) tile
+    code: each call site would compile it again."""
     n_active = 0
     for i in range(n_block):
         if wr[i] != 0.0:
             active[n_active] = i
             n_active += 1
-    if n_active == 0:
-        return
-    if 2 * n_active > BLOCK:
-        _add_moments(xc, wr, wx, s1k, s2k)  # rows past n_block have zero weight
-        return
     q = queue_n[k]
-    if q + n_active > QUEUE:
-        queue_w[q:] = 0.0
-        _add_moments(queue_x, queue_w, wx, s1k, s2k)
-        q = 0
+    direct = 2 * n_active > BLOCK
+    if direct or (q > 0 and (finish or q + n_active > QUEUE)):
+        moments_x, moments_w = xc, wr  # rows past n_block have zero weight
+        if not direct:
+            queue_w[q:] = 0.0
+            moments_x, moments_w = queue_x, queue_w
+            q = 0
+        _add_moments(moments_x, moments_w, wx, s1k, s2k)
+        if direct:
+            return
     for d in range(xc.shape[0]):
         source = xc[d]
         target = queue_x[d]
@@ -233,21 +237,20 @@ def _accumulate(X, sample_weight, row_label, component_class, means, prec_chol, 
     s2_padded = np.zeros((n_components, n_padded, n_padded))
     negligible = negligible_weight(X)
     log_lik = 0.0
-    for i0 in range(0, n_rows, BLOCK):
-        n_block = min(BLOCK, n_rows - i0)
-        load_block(X, i0, n_block, xt)
-        _block_log_prob(xt, mean_w, mean_lo_w, prec_chol_w, log_norm, xc, t, maha, log_prob)
-        log_lik += normalize_block(log_prob, sample_weight, row_label, i0, n_block,
-                                   component_class, negligible, top, total, scratch, nk, wr,
-                                   used)
+    for i0 in range(0, n_rows + BLOCK, BLOCK):  # one more pass adds what the queues hold
+        finish = i0 >= n_rows
+        n_block = 0 if finish else min(BLOCK, n_rows - i0)
+        if not finish:
+            load_block(X, i0, n_block, xt)
+            _block_log_prob(xt, mean_w, mean_lo_w, prec_chol_w, log_norm, xc, t, maha,
+                            log_prob)
+            log_lik += normalize_block(log_prob, sample_weight, row_label, i0, n_block,
+                                       component_class, negligible, top, total, scratch, nk,
+                                       wr, used)
         for k in range(n_components):
-            if used[k]:
-                    _queue_rows(xc[k], wr[k], n_block, active, queue_x[k], queue_w[k], queue_n,
-                            k, wx, s1[k], s2_padded[k])
-    for k in range(n_components):
-        if queue_n[k] > 0:
-            queue_w[k, queue_n[k]:] = 0.0
-            _add_moments(queue_x[k], queue_w[k], wx, s1[k], s2_padded[k])
+            if finish or used[k]:
+                _queue_rows(xc[k], wr[k], n_block, active, queue_x[k], queue_w[k], queue_n, k,
+                            wx, s1[k], s2_padded[k], finish)
     for k in range(n_components):
         for l in range(n_features):
             for j in range(n_features):
