@@ -2,10 +2,13 @@
 NumPy oracles of tests/naive.py.
 
 The kernels read X in its own dtype. float64 X is computed in float64: only
-the order of summation differs from the oracle (RTOL). float32 X is centred in
-float64, then its products run in float32 (short float32 sums added into
-float64 totals): the oracle, given X.astype(float64), is met within float32
-rounding (RTOL_FLOAT32 on the log-likelihood and the statistics).
+the order of summation differs from the oracle (RTOL). float32 X ('full',
+'diag', 'spherical') is centred on means split into a float32 part and a
+float64 rest (as accurate as a float64 subtraction rounded to float32), then
+its products run in float32 (short float32 sums added into float64 totals):
+the oracle, given X.astype(float64), is met within float32 rounding
+(RTOL_FLOAT32 on the log-likelihood, the statistics and the log-probabilities).
+'tied' computes float32 X in float64.
 """
 import contextlib
 import importlib
