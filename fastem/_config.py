@@ -15,6 +15,11 @@ VERSION = "0.1.0"
 # the compiled code and the row partition, never on the thread count.
 FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
 
+# For the few loops whose written order matters: centring on a mean split into a
+# rounded part and a rest, (x - m) - l, which reassociation would fold into
+# x - (m + l) = x - m. They need no reassociation to vectorise (no reductions).
+ORDERED_FASTMATH = FASTMATH - {"reassoc"}
+
 # Rows per partition: the unit of work of one kernel call on one thread (see
 # fastem._parallel). Partitions are fixed by this number alone (not by the
 # thread count), and partition statistics are folded in index order, so

@@ -2,10 +2,13 @@
 NumPy oracles of tests/naive.py.
 
 The kernels read X in its own dtype. float64 X is computed in float64: only
-the order of summation differs from the oracle (RTOL). float32 X is centred in
-float64, then its products run in float32 (short float32 sums added into
-float64 totals): the oracle, given X.astype(float64), is met within float32
-rounding (RTOL_FLOAT32 on the log-likelihood and the statistics).
+the order of summation differs from the oracle (RTOL). float32 X ('full',
+'diag', 'spherical') is centred on means split into a float32 part and a
+float64 rest (as accurate as a float64 subtraction rounded to float32), then
+its products run in float32 (short float32 sums added into float64 totals):
+the oracle, given X.astype(float64), is met within float32 rounding
+(RTOL_FLOAT32 on the log-likelihood, the statistics and the log-probabilities).
+'tied' computes float32 X in float64.
 """
 import contextlib
 import importlib
@@ -343,7 +346,49 @@ def test_weighted_log_prob_matches_oracle(covariance_type, dtype, threads):
     expected = naive.weighted_log_prob(
         X, weights, means,
         naive.precision_matrices(prec_chol, covariance_type, n_components, n_features))
-    np.testing.assert_allclose(out, expected, rtol=RTOL)
+    np.testing.assert_allclose(out, expected, rtol=rtol_for(X))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("n_features", [5, 8, 16, 33, 64])
+def test_weighted_log_prob_real_sizes(covariance_type, dtype, n_features):
+    """Prediction at K=16 and up to 64 features, two partitions (the last one short, not
+    a whole block): every tile and remainder path of the blocked E-step."""
+    n_samples, part_rows = (150, 64) if JIT_DISABLED else (1500, 1000)
+    n_components = 16
+    X, weights, means, prec_chol, _ = make_case(
+        covariance_type, dtype, n_samples, n_features, n_components, seed=n_features + 1)
+    out = np.full((n_samples, n_components), np.nan)
+    with partitions_of(part_rows):
+        _parallel.weighted_log_prob(
+            kernels(covariance_type).weighted_log_prob, readonly(X), means,
+            np.ascontiguousarray(prec_chol),
+            log_norm_of(weights, prec_chol, covariance_type, n_features), out, threads=1)
+    expected = naive.weighted_log_prob(
+        X, weights, means,
+        naive.precision_matrices(prec_chol, covariance_type, n_components, n_features))
+    # Relative to each row's largest magnitude: entries near zero are differences of
+    # terms of that size.
+    scale = np.abs(expected).max(axis=1, keepdims=True)
+    assert np.all(np.abs(out - expected) <= rtol_for(X) * scale)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_weighted_log_prob_far_from_origin(covariance_type):
+    """float32 rows around 1e4 with means near them (as in a fit): the split means keep
+    x - mu as accurate as a float64 subtraction, so prediction meets the oracle."""
+    X, weights, means, prec_chol, _ = make_case(covariance_type, np.float32, 700, 16, 16,
+                                                seed=14, centre=1e4)
+    means = X[:: 700 // 16][:16].astype(np.float64) + 0.3  # not representable in float32
+    log_norm = log_norm_of(weights, prec_chol, covariance_type, 16)
+    out = np.empty((700, 16))
+    kernels(covariance_type).weighted_log_prob(readonly(X), means,
+                                               np.ascontiguousarray(prec_chol), log_norm, out)
+    expected = naive.weighted_log_prob(
+        X, weights, means, naive.precision_matrices(prec_chol, covariance_type, 16, 16))
+    scale = np.abs(expected).max(axis=1, keepdims=True)
+    assert np.all(np.abs(out - expected) <= RTOL_FLOAT32 * scale)
 
 
 # ------------------------------------------------------------------ M-step
