@@ -33,9 +33,10 @@ Memory. A pass holds at most ``2 * threads`` partition results in flight
 (``IN_FLIGHT_PER_THREAD``), whatever the number of rows. For a fit that is
 ``(2 * threads + 1)`` statistics buffers of ``8 * (K + K*D + S)`` bytes, where
 S is ``K*D*D`` (full), ``D*D`` (tied), ``K*D`` (diag) or ``K`` (spherical),
-plus per-thread scratch of about ``8 * 32 * (K + 3*D)`` bytes (full: about
-``K*Dp*64*itemsize + K*Dp*Dp*(8 + itemsize)`` bytes of centred blocks and moment
-tiles, Dp = D rounded up to a multiple of 8: 1.3 MB at D=64, K=16 in float64). Predictions
+plus per-thread scratch for blocks of 128 rows, about ``8 * 128 * (2*K + 2*D)`` bytes
+(full: about ``2*K*Dp*128*itemsize + K*Dp*Dp*(8 + itemsize)`` bytes of centred blocks
+and moment tiles, Dp = D rounded up to a multiple of 8: 3.1 MB at D=64, K=16 in
+float64). Predictions
 write into one output chunk of ``rows x K`` float64 (see ``chunk_size``).
 """
 import collections
