@@ -32,11 +32,19 @@ def child_env(**extra):
     return env
 
 
+def default_sigint():
+    """For the children: SIGINT as in an interactive shell. A runner started in the
+    background (``pytest &``) ignores SIGINT, its children inherit that, and Python
+    then installs no KeyboardInterrupt handler at all: the Ctrl-C tests would test
+    nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_child(code, timeout=240, **env):
     """(returncode, stdout, stderr) of ``code`` in a fresh interpreter."""
     result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=REPO_ROOT,
                             env=child_env(**env), capture_output=True, text=True,
-                            timeout=timeout)
+                            timeout=timeout, preexec_fn=default_sigint)
     return result.returncode, result.stdout, result.stderr
 
 
@@ -411,7 +419,7 @@ def interrupted_child(moment, marker=None):
     """Run INTERRUPT_CHILD; SIGINT from inside (a delay) or from here at ``marker``."""
     proc = subprocess.Popen([sys.executable, "-c", INTERRUPT_CHILD, moment], cwd=REPO_ROOT,
                             env=child_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     lines = []
     if marker is not None:
         for line in proc.stdout:
@@ -504,7 +512,8 @@ def test_cli_ctrl_c_prints_interrupted_and_keeps_the_model(cli_files):
     before = digest(model)
     proc = subprocess.Popen([sys.executable, "-m", "fastem", "fit", str(data), "-k", "4",
                              "--tol", "1e-12", "-o", str(model)], cwd=REPO_ROOT,
-                            env=child_env(), stderr=subprocess.PIPE, text=True)
+                            env=child_env(), stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_sigint)
     with proc:
         for line in proc.stderr:
             if line.split()[:1] == ["2"]:  # the progress line of EM iteration 2
