@@ -264,7 +264,8 @@ def hard_assignment_moments(source, sample_weight, labels, centers, covariance_t
                    covariance_type)
     stats = source.stats_pass(pass_job(start, np.arange(k, dtype=np.int64)), sample_weight,
                               labels)
-    return m_step(stats, centers, start.shift(), covariance_type, reg_covar)
+    # centre(): the shift only where the statistics are taken about it (tied)
+    return m_step(stats, centers, start.centre(), covariance_type, reg_covar)
 
 
 def _soft_moments(rows, sample_weight, n_components, covariance_type, reg_covar,
