@@ -134,3 +134,29 @@ class FirstCall:
 
     def timeraw_warm_first_predict(self, covariance_type):
         return "model.predict(X)", _first_call_setup(covariance_type, True)
+
+
+class SmallData:
+    """Latency of whole fits on data of one partition (the compiled EM loop, k-means, the
+    Python overhead around them): an iris-sized fit and a select_model grid."""
+
+    timeout = 300
+
+    def setup(self):
+        import fastem
+        self.select_model = fastem.select_model
+        self.iris_like = blobs("float64", n_samples=150, n_features=4, n_components=3)
+        self.grid_data = blobs("float64", n_samples=2000, n_features=4, n_components=4)
+        quiet_fit(GaussianMixture(3, random_state=0), self.iris_like)  # compile / load
+        self.time_select_model()
+
+    def time_iris_sized_fit(self):
+        """150 x 4, K=3, default k-means start and tol: the whole fit."""
+        quiet_fit(GaussianMixture(3, random_state=0), self.iris_like)
+
+    def time_select_model(self):
+        """2000 x 4, K 1..8 x the four covariance types, BIC and AIC of each."""
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.select_model(self.grid_data, n_components=range(1, 9), random_state=0)
