@@ -74,13 +74,15 @@ class Task:
     ``sample_weight`` (empty: all ones) and ``row_label`` (empty: none clamped)
     are per row; ``component_class[k]`` is the class of component k (a row with
     label c shares its responsibility among the components of class c);
-    ``init`` holds the user's initial parameters; ``extra`` fitted attributes
+    ``init`` holds the user's initial parameters, ``start`` a start the estimator
+    made already (semi-supervised: from the labels); ``extra`` fitted attributes
     the estimator derives from the task (e.g. ``classes_``).
     """
 
     def __init__(self, n_components, sample_weight, row_label=NO_LABELS,
-                 component_class=None, init=None, extra=None):
+                 component_class=None, init=None, start=None, extra=None):
         self.n_components = n_components
+        self.start = start
         self.sample_weight = sample_weight
         self.row_label = row_label
         self.component_class = (np.arange(n_components, dtype=np.int64)

@@ -221,10 +221,8 @@ class SemiSupervisedGaussianMixture(BaseMixture):
             row_weight = sample_weight.copy() if sample_weight.shape[0] else np.ones(n_samples)
             row_weight[~labelled] *= self.unlabeled_weight
         em_label = row_label if self.mode == "clamp" else np.empty(0, dtype=np.int64)
-        task = Task(n_components, row_weight, em_label, component_class,
+        return Task(n_components, row_weight, em_label, component_class, start=start,
                     extra={"classes_": classes})
-        task.start = start
-        return task
 
     def _initial_parameters(self, source, task, random_state):
         return task.start  # made from the labels in _prepare: no rows read, no draws
