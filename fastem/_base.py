@@ -48,7 +48,6 @@ from ._validation import (check_feature_names, check_finite_pass, check_is_fitte
 from .exceptions import ConvergenceWarning, sklearn_compatible
 
 NO_LABELS = np.empty(0, dtype=np.int64)
-_NO_SHIFT = np.empty(0)
 
 # Progress hook (the command line's): f(n_iter, lower_bound, change, seconds),
 # called after every EM iteration of the fits run inside ``reporting_iterations(f)``.
@@ -317,10 +316,10 @@ class BaseMixture:
         the NumPy reference path takes over and raises the error naming the
         component (or succeeds, if the failure was a rounding-level tie).
         """
-        shift = params.shift() if self.covariance_type == "tied" else _NO_SHIFT
         compiled_m_step = getattr(kernel_module("mstep"), self.covariance_type)
         ok, weights, means, covariances, prec_chol = compiled_m_step(
-            stats.nk, stats.s1, stats.s2, params.means, shift, float(self.reg_covar))
+            stats.nk, stats.s1, stats.s2, params.means, params.kernel_shift(),
+            float(self.reg_covar))
         if not ok:
             nk, means, covariances = m_step(stats, params.means, params.shift(),
                                             self.covariance_type, self.reg_covar)

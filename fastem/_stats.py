@@ -51,6 +51,11 @@ class Params:
         (compiled, as ``log_norm``)."""
         return kernel_module("em_loop").weighted_centre(self.weights, self.means)
 
+    def kernel_shift(self):
+        """The ``shift`` argument of the kernels and the compiled M-step: only tied
+        statistics are taken about it (the others are centred on each mean)."""
+        return self.shift() if self.covariance_type == "tied" else _NO_SHIFT
+
     def centre(self):
         """The point the kernels centre their statistics on (tied: one shift for all)."""
         return self.shift() if self.covariance_type == "tied" else self.means
@@ -66,10 +71,8 @@ PassJob = collections.namedtuple(
 
 def pass_job(params, component_class):
     """The ``PassJob`` of one pass under ``params``."""
-    # Only the tied kernels read the shift (the others centre on each mean).
-    shift = params.shift() if params.covariance_type == "tied" else _NO_SHIFT
     return PassJob(params.covariance_type, params.means.shape[0], params.means,
-                   params.prec_chol, params.log_norm(), shift, component_class)
+                   params.prec_chol, params.log_norm(), params.kernel_shift(), component_class)
 
 
 class Stats:
